@@ -1,0 +1,105 @@
+"""Corpora: list loaders, inspect a corpus, export a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from affectkit.cli._util import console, err_console, print_json
+
+NAME = "data"
+app = typer.Typer(no_args_is_help=True)
+
+ROOT_HELP = "Corpus root folder (the original public layout). Default: $AFFECTKIT_DATA/<corpus>."
+
+
+@app.command("list")
+def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the corpus loaders."""
+    from affectkit.data import CORPORA
+
+    rows = []
+    for name, cls in CORPORA.items():
+        rows.append({
+            "name": name,
+            "title": cls.title,
+            "modalities": [str(m) for m in cls.modalities],
+            "labels": list(cls.label_space.emotions),
+            "sentiment": cls.label_space.sentiment,
+            "official_split": cls.official_split,
+            "language": cls.language,
+            "licence": cls.licence,
+            "layout": cls.layout,
+        })
+    if json_:
+        print_json(rows)
+        return
+    t = Table(title="affectkit corpora")
+    for col in ("name", "title", "modalities", "labels", "split", "licence"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        labels = ", ".join(r["labels"][:8]) + (" …" if len(r["labels"]) > 8 else "")
+        if r["sentiment"]:
+            labels = (labels + "; " if labels else "") + f"sentiment ({r['sentiment']})"
+        t.add_row(r["name"], r["title"], ",".join(r["modalities"]), labels,
+                  "official" if r["official_split"] else "speaker folds", r["licence"])
+    console.print(t)
+
+
+def _load(name: str, root: Path | None, strict: bool):
+    from affectkit.data import load_corpus
+
+    with console.status(f"reading {name} …", spinner="dots"):
+        return load_corpus(name, root, strict=strict)
+
+
+@app.command()
+def info(
+    name: str = typer.Argument(..., help="Corpus name (see `affect data list`)."),
+    root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad item."),
+) -> None:
+    """Counts per split and label, speakers, and every problem found."""
+    res = _load(name, root, strict)
+    s = res.summary()
+    if json_:
+        print_json(s)
+        return
+    console.print(f"[bold]{name}[/] at {s['root']}: [bold]{s['total']}[/] items, "
+                  f"{s['n_speakers']} speakers, {s['n_dialogues']} dialogues, "
+                  f"modalities: {', '.join(s['modalities'])}")
+    for title, d in (("split", s["by_split"]), ("label", s["by_label"])):
+        t = Table(title=f"by {title}")
+        t.add_column(title)
+        t.add_column("n", justify="right")
+        for k, v in d.items():
+            t.add_row(k, str(v))
+        console.print(t)
+    if s["issues"]:
+        err_console.print(f"[yellow]{len(s['issues'])} issues[/] (not loaded):")
+        for i in res.issues[:20]:
+            err_console.print(f"  {i}", highlight=False)
+        if len(res.issues) > 20:
+            err_console.print(f"  … and {len(res.issues) - 20} more (see --json)")
+    else:
+        console.print("[green]no issues[/]")
+
+
+@app.command()
+def export(
+    name: str = typer.Argument(..., help="Corpus name."),
+    root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+    output: Path = typer.Option(..., "-o", "--output", help="manifest.jsonl or manifest.parquet"),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad item."),
+) -> None:
+    """Write one row per utterance (the common schema) to JSONL or Parquet."""
+    from affectkit.data.manifest import write_manifest
+
+    res = _load(name, root, strict)
+    write_manifest(res.utterances, output)
+    console.print(f"wrote {len(res)} utterances to {output}"
+                  + (f" ([yellow]{len(res.issues)} issues[/] not exported; see `affect data info`)"
+                     if res.issues else ""))

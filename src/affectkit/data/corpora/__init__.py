@@ -1,0 +1,1 @@
+"""One module per corpus; each registers itself in :data:`affectkit.data.CORPORA`."""

@@ -1,0 +1,168 @@
+"""Splits: official ones, and deterministic speaker-independent k-fold / leave-one-speaker-out.
+
+Every :class:`Split` says whether it claims speaker independence; :func:`assert_speaker_independent`
+raises :class:`SplitLeakError` if a speaker appears on two sides of a fold that claims it.
+Validation sets are speaker-disjoint from test too, so model selection never sees a test speaker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from affectkit.errors import DataError, SplitLeakError
+from affectkit.types import Utterance
+
+
+@dataclass
+class Fold:
+    name: str
+    train: list[str]
+    valid: list[str]
+    test: list[str]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+
+@dataclass
+class Split:
+    """A protocol: one or more folds of utterance ids."""
+
+    name: str
+    folds: list[Fold]
+    speaker_independent: bool
+    protocol: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def check(self, utterances: Sequence[Utterance]) -> None:
+        """Raise if the split claims speaker independence and a speaker leaks."""
+        if self.speaker_independent:
+            for fold in self.folds:
+                assert_speaker_independent(fold, utterances)
+
+
+def assert_speaker_independent(fold: Fold, utterances: Sequence[Utterance]) -> None:
+    spk = {u.id: u.speaker for u in utterances}
+    sides = {}
+    for side in ("train", "valid", "test"):
+        ids = getattr(fold, side)
+        missing = [i for i in ids if spk.get(i) is None]
+        if missing:
+            raise SplitLeakError(
+                f"fold {fold.name!r}: {len(missing)} {side} items have no speaker id "
+                f"(e.g. {missing[0]}); speaker independence cannot be verified"
+            )
+        sides[side] = {spk[i] for i in ids}
+    for a, b in (("train", "test"), ("valid", "test"), ("train", "valid")):
+        both = sides[a] & sides[b]
+        if both:
+            raise SplitLeakError(
+                f"fold {fold.name!r} claims speaker independence but speakers "
+                f"{sorted(both)[:5]} are in both {a} and {b}"
+            )
+
+
+def official_split(
+    utterances: Sequence[Utterance],
+    *,
+    speaker_independent: bool = False,
+    valid_fraction: float = 0.1,
+    seed: int = 0,
+) -> Split:
+    """The corpus's own train/valid/test assignment (``Utterance.split``).
+
+    If the corpus has no validation part, one is carved from train deterministically, by
+    speaker (when speaker independence is claimed) or by dialogue/utterance otherwise.
+    """
+    parts: dict[str, list[str]] = defaultdict(list)
+    for u in utterances:
+        if u.split is None:
+            raise DataError(f"{u.id}: no official split assignment; use speaker_kfold instead")
+        parts[u.split].append(u.id)
+    unknown = set(parts) - {"train", "valid", "test"}
+    if unknown:
+        raise DataError(f"unexpected split names {sorted(unknown)}; expected train/valid/test")
+    train, valid, test = parts["train"], parts["valid"], parts["test"]
+    if not valid and train:
+        by_id = {u.id: u for u in utterances}
+        key = (lambda i: by_id[i].speaker) if speaker_independent else (
+            lambda i: by_id[i].dialogue_id or i
+        )
+        groups = sorted({key(i) for i in train})
+        random.Random(seed).shuffle(groups)
+        n_valid = max(1, round(len(groups) * valid_fraction))
+        vgroups = set(groups[:n_valid])
+        valid = [i for i in train if key(i) in vgroups]
+        train = [i for i in train if key(i) not in vgroups]
+    split = Split(
+        "official",
+        [Fold("official", train, valid, test)],
+        speaker_independent=speaker_independent,
+        protocol="official train/valid/test",
+    )
+    split.check(utterances)
+    return split
+
+
+def _speaker_groups(utterances: Sequence[Utterance], k: int, seed: int) -> list[list[str]]:
+    counts = Counter(u.speaker for u in utterances)
+    if None in counts:
+        raise DataError(
+            f"{counts[None]} utterances have no speaker id; speaker-independent folds need one"
+        )
+    speakers = sorted(counts)
+    if len(speakers) < k:
+        raise DataError(f"cannot make {k} speaker-disjoint folds from {len(speakers)} speakers")
+    rng = random.Random(seed)
+    rng.shuffle(speakers)
+    # Greedy balance: biggest speaker first into the lightest group (stable for ties).
+    speakers.sort(key=lambda s: -counts[s])
+    groups: list[list[str]] = [[] for _ in range(k)]
+    load = [0] * k
+    for s in speakers:
+        g = min(range(k), key=lambda j: (load[j], j))
+        groups[g].append(s)
+        load[g] += counts[s]
+    return [sorted(g) for g in groups]
+
+
+def speaker_kfold(utterances: Sequence[Utterance], k: int = 5, *, seed: int = 0) -> Split:
+    """Deterministic speaker-disjoint k-fold: fold *i* tests group *i*, validates on group *i+1*."""
+    groups = _speaker_groups(utterances, k, seed)
+    return _folds_from_groups(utterances, groups, f"speaker-{k}fold", seed)
+
+
+def leave_one_speaker_out(utterances: Sequence[Utterance], *, seed: int = 0) -> Split:
+    """One fold per speaker: test on it, validate on the next speaker, train on the rest."""
+    speakers = sorted({u.speaker for u in utterances if u.speaker is not None})
+    if any(u.speaker is None for u in utterances):
+        raise DataError("leave-one-speaker-out needs a speaker id on every utterance")
+    return _folds_from_groups(utterances, [[s] for s in speakers], "loso", seed)
+
+
+def _folds_from_groups(
+    utterances: Sequence[Utterance], groups: list[list[str]], name: str, seed: int
+) -> Split:
+    by_spk: dict[str, list[str]] = defaultdict(list)
+    for u in utterances:
+        by_spk[u.speaker].append(u.id)  # type: ignore[index]
+    k = len(groups)
+    folds = []
+    for i in range(k):
+        test_s, valid_s = set(groups[i]), set(groups[(i + 1) % k])
+        ids = lambda ss: [x for s in sorted(ss) for x in by_spk[s]]  # noqa: E731
+        train_s = {s for g in groups for s in g} - test_s - valid_s
+        label = "+".join(sorted(test_s)) if len(test_s) == 1 else f"fold{i}"
+        folds.append(Fold(label, ids(train_s), ids(valid_s), ids(test_s)))
+    split = Split(
+        name,
+        folds,
+        speaker_independent=True,
+        protocol=f"{name}: test group i, validation group i+1, train the rest (seed {seed})",
+        meta={"groups": groups},
+    )
+    split.check(utterances)
+    return split
