@@ -57,3 +57,15 @@ def test_official_split_carves_valid_when_missing():
 def test_too_few_speakers():
     with pytest.raises(DataError, match="cannot make 5"):
         speaker_kfold(_utts(3), 5)
+
+
+def test_two_speakers_train_on_one_test_on_other():
+    utts = _utts(2, per=10)
+    s = speaker_kfold(utts, 2)
+    spk = {u.id: u.speaker for u in utts}
+    assert not s.valid_speaker_independent
+    for f in s.folds:
+        assert f.train and f.valid and f.test
+        assert {spk[i] for i in f.test}.isdisjoint({spk[i] for i in f.train + f.valid})
+        assert set(f.valid).isdisjoint(f.train)
+    assert "20%" in s.protocol

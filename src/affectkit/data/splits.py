@@ -36,15 +36,22 @@ class Split:
     speaker_independent: bool
     protocol: str = ""
     meta: dict = field(default_factory=dict)
+    # False when validation is carved from the training speakers (too few speakers for a
+    # held-out validation group); test stays speaker-disjoint either way.
+    valid_speaker_independent: bool = True
 
     def check(self, utterances: Sequence[Utterance]) -> None:
         """Raise if the split claims speaker independence and a speaker leaks."""
         if self.speaker_independent:
             for fold in self.folds:
-                assert_speaker_independent(fold, utterances)
+                assert_speaker_independent(
+                    fold, utterances, check_valid=self.valid_speaker_independent
+                )
 
 
-def assert_speaker_independent(fold: Fold, utterances: Sequence[Utterance]) -> None:
+def assert_speaker_independent(
+    fold: Fold, utterances: Sequence[Utterance], *, check_valid: bool = True
+) -> None:
     spk = {u.id: u.speaker for u in utterances}
     sides = {}
     for side in ("train", "valid", "test"):
@@ -56,7 +63,8 @@ def assert_speaker_independent(fold: Fold, utterances: Sequence[Utterance]) -> N
                 f"(e.g. {missing[0]}); speaker independence cannot be verified"
             )
         sides[side] = {spk[i] for i in ids}
-    for a, b in (("train", "test"), ("valid", "test"), ("train", "valid")):
+    pairs = [("train", "test"), ("valid", "test")] + ([("train", "valid")] if check_valid else [])
+    for a, b in pairs:
         both = sides[a] & sides[b]
         if both:
             raise SplitLeakError(
@@ -150,19 +158,38 @@ def _folds_from_groups(
     for u in utterances:
         by_spk[u.speaker].append(u.id)  # type: ignore[index]
     k = len(groups)
+    held_out_valid = k >= 3
     folds = []
+
+    def ids(ss):
+        return [x for s in sorted(ss) for x in by_spk[s]]
+
     for i in range(k):
-        test_s, valid_s = set(groups[i]), set(groups[(i + 1) % k])
-        ids = lambda ss: [x for s in sorted(ss) for x in by_spk[s]]  # noqa: E731
+        test_s = set(groups[i])
+        valid_s = set(groups[(i + 1) % k]) if held_out_valid else set()
         train_s = {s for g in groups for s in g} - test_s - valid_s
+        train, valid = ids(train_s), ids(valid_s)
+        if not held_out_valid:
+            # Too few speakers for a validation group: hold out 20% of the training
+            # speakers' items (deterministic); test speakers stay unseen.
+            rng = random.Random(seed + i)
+            shuffled = sorted(train)
+            rng.shuffle(shuffled)
+            n_valid = max(1, len(shuffled) // 5)
+            vset = set(shuffled[:n_valid])
+            valid = [x for x in train if x in vset]
+            train = [x for x in train if x not in vset]
         label = "+".join(sorted(test_s)) if len(test_s) == 1 else f"fold{i}"
-        folds.append(Fold(label, ids(train_s), ids(valid_s), ids(test_s)))
+        folds.append(Fold(label, train, valid, ids(test_s)))
+    how = ("validation group i+1" if held_out_valid
+           else "validation = 20% of the training speakers' items")
     split = Split(
         name,
         folds,
         speaker_independent=True,
-        protocol=f"{name}: test group i, validation group i+1, train the rest (seed {seed})",
+        protocol=f"{name}: test group i, {how}, train the rest (seed {seed})",
         meta={"groups": groups},
+        valid_speaker_independent=held_out_valid,
     )
     split.check(utterances)
     return split
