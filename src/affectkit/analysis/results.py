@@ -1,0 +1,119 @@
+"""Result types of ``affect analyze`` and their flat row form."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from affectkit.analysis.fusion import ModalityOutput
+from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+MODALITIES = ("text", "audio", "vision")
+
+
+def polarity(score: float | None) -> str | None:
+    if score is None:
+        return None
+    return "positive" if score > 0.25 else "negative" if score < -0.25 else "neutral"
+
+
+@dataclass
+class UtteranceResult:
+    file: str
+    index: int
+    start: float | None
+    end: float | None
+    speaker: str | None
+    text: str | None
+    modalities_present: list[str]
+    per_modality: dict[str, ModalityOutput]
+    fused: ModalityOutput | None
+    asr_confidence: float | None = None
+
+    @property
+    def emotion(self) -> str | None:
+        return CANONICAL_EMOTIONS[int(self.fused.emotion_probs.argmax())] if self.fused else None
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row: the CSV/Parquet schema (JSON nests the probabilities)."""
+        row: dict[str, Any] = {
+            "file": self.file, "utterance": self.index, "start": self.start, "end": self.end,
+            "speaker": self.speaker, "text": self.text,
+            "modalities_present": ",".join(self.modalities_present),
+            "modalities_used": ",".join(m for m in MODALITIES if m in self.per_modality),
+            "emotion": self.emotion,
+            "sentiment": _r(self.fused.sentiment) if self.fused else None,
+            "polarity": polarity(self.fused.sentiment) if self.fused else None,
+            "asr_confidence": _r(self.asr_confidence),
+        }
+        for scope, out in [("fused", self.fused)] + [(m, self.per_modality.get(m)) for m in MODALITIES]:
+            for i, e in enumerate(CANONICAL_EMOTIONS):
+                row[f"{scope}_p_{e}"] = _r(out.emotion_probs[i]) if out is not None else None
+            if scope != "fused":
+                row[f"{scope}_sentiment"] = _r(out.sentiment) if out is not None else None
+                row[f"{scope}_confidence"] = _r(out.confidence) if out is not None else None
+        return row
+
+    def to_json(self) -> dict[str, Any]:
+        def mod(o: ModalityOutput | None):
+            if o is None:
+                return None
+            return {"emotion": CANONICAL_EMOTIONS[int(o.emotion_probs.argmax())],
+                    "emotion_probs": {e: _r(p) for e, p in zip(CANONICAL_EMOTIONS, o.emotion_probs)},
+                    "sentiment": _r(o.sentiment), "polarity": polarity(o.sentiment),
+                    "confidence": _r(o.confidence)}
+
+        return {
+            "utterance": self.index, "start": self.start, "end": self.end,
+            "speaker": self.speaker, "text": self.text,
+            "modalities_present": self.modalities_present,
+            "asr_confidence": _r(self.asr_confidence),
+            "fused": mod(self.fused),
+            "per_modality": {m: mod(o) for m, o in self.per_modality.items()},
+        }
+
+
+def _r(x, nd: int = 4):
+    return None if x is None else round(float(x), nd)
+
+
+@dataclass
+class FileResult:
+    file: str
+    kind: str
+    duration: float | None = None
+    utterances: list[UtteranceResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float | None = None  # processing time
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> dict[str, Any]:
+        """Emotion distribution (overall and per speaker), mean sentiment, modality coverage."""
+        us = [u for u in self.utterances if u.fused is not None]
+        dist = Counter(u.emotion for u in us)
+        by_spk: dict[str, Counter] = {}
+        for u in us:
+            if u.speaker:
+                by_spk.setdefault(u.speaker, Counter())[u.emotion] += 1
+        sents = [u.fused.sentiment for u in us if u.fused.sentiment is not None]
+        mean_probs = (np.mean([u.fused.emotion_probs for u in us], axis=0) if us else None)
+        return {
+            "file": self.file, "kind": self.kind, "duration": _r(self.duration, 3),
+            "n_utterances": len(self.utterances),
+            "emotion_distribution": dict(dist.most_common()),
+            "mean_emotion_probs": ({e: _r(p) for e, p in zip(CANONICAL_EMOTIONS, mean_probs)}
+                                   if mean_probs is not None else None),
+            "mean_sentiment": _r(float(np.mean(sents))) if sents else None,
+            "by_speaker": {s: dict(c.most_common()) for s, c in sorted(by_spk.items())},
+            "modality_coverage": {m: sum(m in u.modalities_present for u in self.utterances)
+                                  for m in MODALITIES},
+            "warnings": self.warnings,
+            "error": self.error,
+        }
