@@ -421,7 +421,8 @@ class Trainer:
                 history.append(rec)
                 if self.task.better(key, best_key):
                     best_key, best_epoch, bad = key, epoch, 0
-                    self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    self.best_state = {k: v.detach().clone()
+                                       for k, v in model.trainable_state_dict().items()}
                     if self.run_dir is not None:
                         _save_tensors(model.trainable_state_dict(), self.run_dir / "model.safetensors",
                                       {"epoch": epoch, "key_metric": self.task.key_metric,
@@ -437,7 +438,7 @@ class Trainer:
         if self.best_state is None and self.run_dir is not None and (self.run_dir / "model.safetensors").exists():
             self.load_weights(self.run_dir / "model.safetensors")
         elif self.best_state is not None:
-            model.load_state_dict(self.best_state)
+            model.load_state_dict(self.best_state, strict=False)
         # post-processing (thresholds) is fitted on validation predictions of the best model
         self.task.calibrate(valid.target.numpy(), self.predict(valid))
         best_valid = self.evaluate(valid, "valid")
@@ -455,7 +456,8 @@ class Trainer:
     def _save_last(self, opt, next_epoch, best_key, best_epoch, bad, history) -> None:
         assert self.run_dir is not None
         ot, ometa = _optimizer_to_flat(opt)
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()} | ot
+        # trainable tensors (+ buffers) only: a LoRA run does not rewrite the frozen encoder
+        tensors = {f"model.{k}": v for k, v in self.model.trainable_state_dict().items()} | ot
         if self.best_state is not None:
             tensors |= {f"best.{k}": v for k, v in self.best_state.items()}
         _save_tensors(tensors, self.run_dir / "last.safetensors")
@@ -475,7 +477,8 @@ class Trainer:
                 f"{self.seed}; use another run directory or pass resume=False"
             )
         t = load_file(str(self.run_dir / "last.safetensors"))
-        self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")},
+                                   strict=False)
         best = {k[5:]: v for k, v in t.items() if k.startswith("best.")}
         self.best_state = best or None
         _optimizer_from_flat(opt, t, meta["optimizer"])

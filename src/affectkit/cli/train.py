@@ -1,0 +1,122 @@
+"""Training commands: train, evaluate, benchmark, and the model registry (`affect models`)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from affectkit.cli._util import console, print_json
+
+models_app = typer.Typer(no_args_is_help=True, help="The model registry.")
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:.4f}"
+
+
+def train(
+    config: Path = typer.Argument(..., help="Experiment YAML (see configs/)."),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Runs folder."),
+    seed: list[int] = typer.Option(None, "--seed", help="Seed(s); default: the config's."),
+    fold: list[str] = typer.Option(None, "--fold", help="Only these folds (default: all)."),
+    set_: list[str] = typer.Option(None, "--set", help="Override, e.g. trainer.lr=0.0005."),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train CONFIG on every fold of its protocol; checkpoints + metrics per fold under OUT."""
+    from affectkit.config import load_config, parse_overrides
+    from affectkit.experiment import run_experiment
+
+    cfg = load_config(config, parse_overrides(set_ or []))
+    run_root = out / cfg.name.replace("/", "_")
+    res = run_experiment(cfg, run_root=run_root, seeds=list(seed) if seed else None,
+                         progress=not quiet, folds=list(fold) if fold else None)
+    if json_:
+        print_json(res)
+        return
+    from affectkit.tasks import TASKS
+
+    key = cfg.task.key_metric or TASKS.get(cfg.task.kind).default_key
+    t = Table(title=f"{cfg.name}: {res['protocol']}")
+    for c in ("seed", "fold", "best epoch", f"valid {key}", f"test {key}", "s"):
+        t.add_column(c)
+    for r in res["runs"]:
+        t.add_row(str(r["seed"]), r["fold"], str(r["best_epoch"]), _pct(r["valid"].get(key)),
+                  _pct(r["test"].get(key)), f"{r['seconds']:.0f}")
+    console.print(t)
+    console.print(f"runs in {run_root}")
+
+
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run folder (…/seed0/<fold>) written by train."),
+    split: str = typer.Option("test", "--split", help="train, valid or test."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Reload a trained run and score one split of its fold."""
+    from affectkit.experiment import evaluate_run
+
+    m = evaluate_run(run_dir, split)
+    if json_:
+        print_json(m)
+        return
+    t = Table(title=f"{run_dir} · {split}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in m.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    console.print(t)
+
+
+def benchmark(
+    suite: str = typer.Argument(..., help="Suite name (configs/suites/NAME.yaml) or a path."),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds per trained entry."),
+    only: list[str] = typer.Option(None, "--only", help="Only entries with these labels."),
+    out: Path = typer.Option(Path("benchmarks/results"), "--out", help="Results folder."),
+    runs: Path = typer.Option(Path("runs/benchmarks"), "--runs", help="Checkpoints (reused)."),
+    docs: Path = typer.Option(None, "--docs", help="Also update this markdown (docs/benchmarks.md)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run a suite: table of mean ± sd over seeds × folds, JSON + markdown under OUT."""
+    from affectkit.benchmark import load_suite, run_suite, to_markdown, update_docs, write_results
+
+    s = load_suite(suite)
+    command = "affect benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 2 and sys.argv[1] == "benchmark" else f"affect benchmark {suite} --seeds {seeds}"
+    res = run_suite(s, seeds=seeds, run_root=runs, progress=not quiet,
+                    only=list(only) if only else None, console=console)
+    jp, mp = write_results(res, out, command)
+    if docs is not None:
+        update_docs(res, docs, command)
+    console.print(to_markdown(res, command), markup=False, highlight=False)
+    console.print(f"wrote {jp} and {mp}")
+
+
+@models_app.command("list")
+def models_list(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the registered models with their arguments and input forms."""
+    from affectkit.models import MODELS, model_info
+
+    rows = [model_info(n) for n in MODELS.names()]
+    if json_:
+        print_json(rows)
+        return
+    t = Table(title="affectkit models")
+    for c in ("name", "kind", "inputs", "summary", "arguments"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        args = ", ".join(f"{k}={v}" for k, v in r["args"].items())
+        t.add_row(r["name"], r["kind"], json.dumps(r["input_kinds"]), r["summary"], args)
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("benchmark")(benchmark)
+    app.add_typer(models_app, name="models", help="The model registry.")

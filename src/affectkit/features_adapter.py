@@ -1,0 +1,242 @@
+"""Features for training and benchmarks: one function, :func:`get_features`.
+
+It resolves an extractor name in this order:
+
+1. the feature store (``affectkit.features.store``), when it is present — it owns caching;
+2. a registered extractor (:data:`affectkit.features.EXTRACTORS`: ``text.minilm``,
+   ``audio.logmel`` ...), computed here and cached per (extractor signature, corpus);
+3. the few model-input "extractors" defined below that are not features in the store's sense:
+   ``vision.gray48`` (pixels for CNNs trained end-to-end), ``text.token_ids`` (MiniLM word
+   pieces for fine-tuned text encoders) and ``audio.functionals`` (utterance-level acoustic
+   statistics for the classical baselines, used until the features package ships one).
+
+Failures are collected per item (never silently dropped): the caller sees which ids failed
+and why. Cache: ``$AFFECTKIT_CACHE`` or ``~/.cache/affectkit``, under ``train-features/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectkit.errors import AffectkitError, ConfigError
+from affectkit.types import Modality, Utterance
+
+LOCAL_VERSION = "1"
+
+
+@dataclass
+class FeatureResult:
+    values: dict[str, np.ndarray]
+    signature: str
+    failures: list[str] = field(default_factory=list)
+
+
+def cache_root() -> Path:
+    env = os.environ.get("AFFECTKIT_CACHE")
+    base = Path(env) if env else Path.home() / ".cache" / "affectkit"
+    return base / "train-features"
+
+
+# --- local model-input extractors ------------------------------------------------------------
+
+
+def _gray48(utts: list[Utterance]) -> list[np.ndarray]:
+    import cv2
+
+    out = []
+    for u in utts:
+        img = _read_gray(u)
+        if img.shape != (48, 48):
+            img = cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
+        out.append((img.astype(np.float32) / 255.0)[None])
+    return out
+
+
+def _read_gray(u: Utterance) -> np.ndarray:
+    if u.corpus == "fer2013":
+        from affectkit.data.corpora.fer2013 import load_image as fer_load
+
+        img = np.asarray(fer_load(u))
+        if img.ndim == 3:
+            img = img.mean(-1)
+        return img.astype(np.uint8)
+    from affectkit.media import load_image
+
+    if Modality.VISION not in u.media:
+        raise AffectkitError(f"{u.id}: no image")
+    return load_image(u.media[Modality.VISION], gray=True)
+
+
+def _token_ids(utts: list[Utterance]) -> list[np.ndarray]:
+    from affectkit.models.text import load_tokenizer
+
+    tok = load_tokenizer()
+    enc = tok([u.text or "" for u in utts], truncation=True, max_length=128)
+    return [np.asarray(ids, np.int64) for ids in enc["input_ids"]]
+
+
+def _functionals(utts: list[Utterance]) -> list[np.ndarray]:
+    from affectkit.media import load_audio
+
+    return [acoustic_functionals(load_audio(u.media[Modality.AUDIO], sr=16000, start=u.start,
+                                            end=u.end)) for u in utts]
+
+
+def acoustic_functionals(x: np.ndarray, sr: int = 16000) -> np.ndarray:
+    """Utterance-level acoustic statistics (204 values) of a 16 kHz waveform.
+
+    MFCC 1–20 and their deltas (mean, sd), spectral centroid/bandwidth/roll-off/flatness,
+    zero-crossing rate, RMS (mean, sd), 7-band spectral contrast (mean, sd), F0 by YIN on
+    voiced frames (mean, sd, 5th/50th/95th percentile, voiced ratio), loudness percentiles and
+    duration — a librosa re-creation in the spirit of eGeMAPS/IS09 sets.
+    """
+    import librosa
+
+    x = np.asarray(x, np.float32)
+    if len(x) < sr // 10:
+        x = np.pad(x, (0, sr // 10 - len(x)))
+    hop = 160
+    S = np.abs(librosa.stft(x, n_fft=512, hop_length=hop, win_length=400)) ** 2
+    mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=40)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)
+    d = librosa.feature.delta(mfcc, width=3 if mfcc.shape[1] < 9 else 9)
+    spec = [librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sr),
+            librosa.feature.spectral_bandwidth(S=np.sqrt(S), sr=sr),
+            librosa.feature.spectral_rolloff(S=np.sqrt(S), sr=sr),
+            librosa.feature.spectral_flatness(S=np.sqrt(S)),
+            librosa.feature.zero_crossing_rate(x, frame_length=400, hop_length=hop)]
+    rms = librosa.feature.rms(S=np.sqrt(S), frame_length=512)
+    contrast = librosa.feature.spectral_contrast(S=np.sqrt(S), sr=sr)
+    f0 = librosa.yin(x, fmin=60, fmax=500, sr=sr, frame_length=1024, hop_length=hop)
+    n = min(len(f0), rms.shape[1])
+    loud = 20 * np.log10(rms[0, :n] + 1e-5)
+    voiced = loud > (loud.max() - 35)
+    fv = np.log(f0[:n][voiced]) if voiced.any() else np.zeros(1)
+    parts = [mfcc.mean(1), mfcc.std(1), d.mean(1), d.std(1)]
+    for s in spec:
+        parts += [s.mean(1), s.std(1)]
+    parts += [rms.mean(1), rms.std(1), contrast.mean(1), contrast.std(1)]
+    parts.append(np.array([fv.mean(), fv.std(), *np.percentile(fv, [5, 50, 95]), voiced.mean()]))
+    parts.append(np.array([*np.percentile(loud, [10, 50, 90]), np.log(len(x) / sr)]))
+    return np.concatenate([np.ravel(p) for p in parts]).astype(np.float32)
+
+
+LOCAL: dict[str, tuple[Callable[[list[Utterance]], list[np.ndarray]], int]] = {
+    # name: (function over a batch of utterances, batch size)
+    "vision.gray48": (_gray48, 256),
+    "text.token_ids": (_token_ids, 512),
+    "audio.functionals": (_functionals, 16),
+}
+
+
+# --- resolution and cache --------------------------------------------------------------------
+
+
+def _resolve(name: str):
+    """(signature, batch function, batch size) for an extractor name."""
+    try:
+        from affectkit.features.base import EXTRACTORS, get_extractor
+    except ImportError:  # features package absent
+        EXTRACTORS = None  # noqa: N806
+    if EXTRACTORS is not None and name in EXTRACTORS:
+        ext = get_extractor(name)
+        sig = ext.signature()
+        if ext.modality is Modality.TEXT:
+            return sig, ext.process_utterances, 256
+        return sig, ext.process_utterances, 8
+    if name in LOCAL:
+        fn, bs = LOCAL[name]
+        sig = f"{name}-local{LOCAL_VERSION}"
+        return sig, fn, bs
+    known = sorted(set(LOCAL) | (set(EXTRACTORS.names()) if EXTRACTORS is not None else set()))
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=2)
+    raise ConfigError(f"features: unknown extractor {name!r}"
+                      + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+                      + f"; known: {', '.join(known)}")
+
+
+def _cache_file(sig: str, corpus: str) -> Path:
+    return cache_root() / sig / f"{corpus}.npz"
+
+
+def _load_cache(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        return {}
+    z = np.load(path, allow_pickle=False)
+    ids = json.loads(bytes(z["ids"]).decode())
+    offs, shapes = z["offsets"], json.loads(bytes(z["shapes"]).decode())
+    flat = z["data"]
+    return {i: flat[offs[k]:offs[k + 1]].reshape(shapes[k]) for k, i in enumerate(ids)}
+
+
+def _save_cache(path: Path, values: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = sorted(values)
+    arrs = [np.asarray(values[i]) for i in ids]
+    dtype = np.int64 if all(a.dtype.kind in "iu" for a in arrs) else np.float32
+    offs = np.cumsum([0] + [a.size for a in arrs])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, ids=np.frombuffer(json.dumps(ids).encode(), np.uint8),
+             shapes=np.frombuffer(json.dumps([list(a.shape) for a in arrs]).encode(), np.uint8),
+             offsets=offs, data=np.concatenate([a.ravel().astype(dtype) for a in arrs])
+             if arrs else np.zeros(0, dtype))
+    tmp.replace(path)
+
+
+def get_features(name: str, utts: list[Utterance], *, corpus: str | None = None,
+                 progress: bool = True, cache: bool = True) -> FeatureResult:
+    """Features of extractor ``name`` for ``utts`` (computing and caching what is missing).
+
+    Returns:
+        :class:`FeatureResult`: ``values`` id → array ((D,) or (T, D) or (1, 48, 48) or token
+        ids (L,)), the extractor signature, and ``failures`` (``"id: reason"`` strings).
+    """
+    sig, fn, bs = _resolve(name)
+    corpus = corpus or (utts[0].corpus if utts else "none")
+    path = _cache_file(sig, corpus)
+    have = _load_cache(path) if cache else {}
+    todo = [u for u in utts if u.id not in have]
+    failures: list[str] = []
+    if todo:
+        from affectkit.training import _progress
+
+        prog = _progress(progress)
+        with prog:
+            tid = prog.add_task(f"{name} · {corpus}", total=len(todo), status="")
+            for i in range(0, len(todo), bs):
+                chunk = todo[i:i + bs]
+                try:
+                    outs = fn(chunk)
+                    for u, o in zip(chunk, outs, strict=True):
+                        have[u.id] = np.asarray(o)
+                except Exception:  # noqa: BLE001  — retry one by one to isolate bad items
+                    for u in chunk:
+                        try:
+                            have[u.id] = np.asarray(fn([u])[0])
+                        except Exception as e:  # noqa: BLE001
+                            failures.append(f"{u.id}: {type(e).__name__}: {e}")
+                prog.update(tid, advance=len(chunk))
+                if cache and (i // bs) % 50 == 49:
+                    _save_cache(path, have)  # resumable extraction
+        if cache:
+            _save_cache(path, have)
+    ids = {u.id for u in utts}
+    return FeatureResult({i: v for i, v in have.items() if i in ids}, sig, failures)
+
+
+def digest(values: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(values):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(values[k]).tobytes())
+    return h.hexdigest()[:12]
