@@ -521,7 +521,8 @@ def test_goemotions_synthetic_multilabel_and_bad_ids(tmp_path):
     r = load_corpus("goemotions", tmp_path)
     u = {x.id: x for x in r.utterances}
     assert u["goemotions/train/c1"].emotions == ("admiration", "joy")
-    assert u["goemotions/train/c1"].emotion is None and u["goemotions/train/c1"].text == 'Great "work"'
+    assert u["goemotions/train/c1"].emotion is None
+    assert u["goemotions/train/c1"].text == 'Great "work"'
     assert u["goemotions/train/c2"].emotion == "happy"
     assert r.by_split() == {"test": 1, "train": 2, "valid": 1}
     assert [i.field for i in r.issues] == ["ids", "ids"]
@@ -565,7 +566,8 @@ def test_reccon_synthetic_causes(tmp_path):
          "expanded emotion cause evidence": ["b"], "expanded emotion cause span": ["b"],
          "type": ["latent"]},
         {"turn": 2, "speaker": "B", "utterance": "What happened?", "emotion": "surprise",
-         "expanded emotion cause evidence": [1, 9], "expanded emotion cause span": ["terrible", "x"],
+         "expanded emotion cause evidence": [1, 9],
+         "expanded emotion cause span": ["terrible", "x"],
          "type": ["inter-personal"]},
         {"turn": 3, "speaker": "A", "utterance": "Meh.", "emotion": "meh"}]]}
     write(tmp_path / "dailydialog_train.json", json.dumps(conv))

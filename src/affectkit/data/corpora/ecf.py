@@ -45,8 +45,8 @@ class Ecf(Corpus):
         task = next((t for t in ("Subtask_1", "Subtask_2")
                      if (self.root / f"{t}_train.json").is_file()), None)
         if task is None:
-            raise DataError(f"{self.title}: no Subtask_1_train.json (or Subtask_2_train.json) under "
-                            f"{self.root}; expected layout: {self.layout}")
+            raise DataError(f"{self.title}: no Subtask_1_train.json (or Subtask_2_train.json) "
+                            f"under {self.root}; expected layout: {self.layout}")
         for part in ("train", "test"):
             path = self.root / f"{task}_{part}.json"
             if not path.is_file():

@@ -11,7 +11,8 @@ Two public layouts are read, detected automatically:
   (also the two-folder ``{train,test}`` Kaggle export, whose file-name prefix tells
   PublicTest from PrivateTest).
 
-Splits are the challenge's: Training → ``train``, PublicTest → ``valid``, PrivateTest → ``test``.
+Splits are the challenge's: Training → ``train``, PublicTest → ``valid``,
+PrivateTest → ``test``.
 There are no subject ids (``speaker`` is ``None``), so no split of FER2013 can claim subject
 independence; use the official one.
 """
@@ -93,9 +94,11 @@ class Fer2013(Corpus):
             header = f.readline().decode("utf-8-sig").strip()
             cols = [c.strip().lower() for c in header.split(",")]
             try:
-                i_emo, i_pix, i_use = cols.index("emotion"), cols.index("pixels"), cols.index("usage")
+                i_emo, i_pix = cols.index("emotion"), cols.index("pixels")
+                i_use = cols.index("usage")
             except ValueError:
-                yield Issue(str(csv), f"header {header[:60]!r} lacks emotion,pixels,Usage", "columns")
+                yield Issue(str(csv), f"header {header[:60]!r} lacks emotion,pixels,Usage",
+                            "columns")
                 return
             n_cols = len(cols)
             row = 0
@@ -108,8 +111,8 @@ class Fer2013(Corpus):
                     continue
                 parts = raw.decode("ascii", "replace").rstrip("\r\n").split(",")
                 if len(parts) != n_cols:
-                    yield Issue(where, f"expected {n_cols} comma-separated fields, got {len(parts)}",
-                                "pixels")
+                    yield Issue(where, f"expected {n_cols} comma-separated fields, got "
+                                f"{len(parts)}", "pixels")
                     continue
                 emo_id, usage = parts[i_emo].strip(), parts[i_use].strip()
                 if emo_id not in ("0", "1", "2", "3", "4", "5", "6"):
@@ -122,7 +125,8 @@ class Fer2013(Corpus):
                 # Cheap shape check without parsing 2,304 ints: count the separators.
                 n_pix = parts[i_pix].strip().count(" ") + 1
                 if n_pix != IMAGE_SIZE * IMAGE_SIZE:
-                    yield Issue(where, f"{n_pix} pixel values, expected {IMAGE_SIZE ** 2}", "pixels")
+                    yield Issue(where, f"{n_pix} pixel values, expected {IMAGE_SIZE ** 2}",
+                                "pixels")
                     continue
                 # The csv spells labels as ids; the names are the release's (lower-cased so
                 # both layouts report the same labels).

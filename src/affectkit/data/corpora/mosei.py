@@ -48,7 +48,8 @@ class Mosei(Corpus):
     modalities = (Modality.TEXT, Modality.AUDIO, Modality.VISION)
     label_space = LabelSpace(sentiment="continuous")
     layout = (
-        "ROOT/label.csv (video_id,clip_id,text,label,...,mode; MMSA) [+ ROOT/Raw/<video>/<clip>.mp4], "
+        "ROOT/label.csv (video_id,clip_id,text,label,...,mode; MMSA) "
+        "[+ ROOT/Raw/<video>/<clip>.mp4], "
         "or ROOT/[Labels/]CMU_MOSEI_Labels.csd [+ ROOT/Transcript/Segmented/Combined/<video>.txt]"
     )
     shared_subdir = "text/mosei"
@@ -88,8 +89,8 @@ class Mosei(Corpus):
             if tf.is_file():
                 segs, bad = read_mosei_transcript(tf)
                 for no in bad:
-                    yield Issue(f"{tf}:{no}", "line is not <video>___<n>___<start>___<end>___<text>",
-                                "text")
+                    yield Issue(f"{tf}:{no}",
+                                "line is not <video>___<n>___<start>___<end>___<text>", "text")
             for i, (seg, start, end, feats) in enumerate(labels[vid]):
                 where = f"{csd}:data/{vid}[{i}]"
                 if len(feats) < 1 + len(EMOTION_COLUMNS):

@@ -138,7 +138,8 @@ class Mosi(Corpus):
         csd = find_label_csd(self.root)
         if csd is None:
             raise DataError(f"CMU-MOSI: no labels .csd (CMU_MOSI_Opinion_Labels.csd) under "
-                            f"{self.root} or {self.root / 'Labels'}; expected layout: {self.layout}")
+                            f"{self.root} or {self.root / 'Labels'}; expected layout: "
+                            f"{self.layout}")
         labels = read_csd(csd)
         audio = media_index(self.root / "Audio" / "WAV_16000" / "Segmented", AUDIO_EXTS)
         video = media_index(self.root / "Video" / "Segmented", VIDEO_EXTS)
