@@ -1,0 +1,1 @@
+"""Speech recognition: transcripts with word timestamps, and ASR-derived features."""

@@ -1,0 +1,1 @@
+"""Audio extractors: spectral, prosodic and (optional) openSMILE functionals."""

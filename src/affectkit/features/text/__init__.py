@@ -1,0 +1,1 @@
+"""Text extractors (one module per model family)."""

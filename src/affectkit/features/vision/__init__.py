@@ -1,0 +1,1 @@
+"""Vision extractors: face detection, crops and facial-expression features."""
