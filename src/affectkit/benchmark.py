@@ -125,7 +125,7 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
     rows = []
     prepared: dict[str, Any] = {}
     for entry, cfg in suite.experiments():
-        if only and entry["label"] not in only and _slug(entry["label"]) not in only:
+        if only and not {entry["label"], _slug(entry["label"]), entry.get("name")} & set(only):
             continue
         t0 = time.perf_counter()
         key = json.dumps([to_dict(cfg.data), cfg.features, cfg.task.kind], sort_keys=True)
@@ -136,7 +136,8 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
         runs = []
         for seed in range(n_seeds):
             for fold in prep.split.folds:
-                rd = Path(run_root) / suite.name / _slug(entry["label"]) / f"seed{seed}" / _safe(fold.name)
+                rd = (Path(run_root) / suite.name / _slug(entry.get("name") or entry["label"])
+                      / f"seed{seed}" / _safe(fold.name))
                 done = rd / "test_metrics.json"
                 if done.exists():
                     r = json.loads(done.read_text())

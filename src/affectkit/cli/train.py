@@ -93,7 +93,7 @@ def benchmark(
     jp, mp = write_results(res, out, command)
     if docs is not None:
         update_docs(res, docs, command)
-    console.print(to_markdown(res, command), markup=False, highlight=False)
+    sys.stdout.write(to_markdown(res, command) + "\n")
     console.print(f"wrote {jp} and {mp}")
 
 

@@ -95,9 +95,17 @@ class MultiScaleCNN(_LogMelModel):
         self.check_inputs(inputs)
         x, L = self._prep(inputs, lengths)
         z = x.transpose(1, 2)[:, None]  # (B, 1, F, T)
-        z = self.stem(z)
-        z = torch.relu(self.bn0(torch.cat([b(z) for b in self.branches], 1)))
-        z = self.body(z)  # (B, C, F/16, T/8)
+        T0 = z.shape[-1]
+
+        def mask(z):  # re-zero padded time steps so padding never leaks into valid ones
+            t = torch.arange(z.shape[-1])[None, :]
+            Lz = (L * z.shape[-1] + T0 - 1) // T0
+            return z * (t < Lz[:, None]).to(z.dtype)[:, None, None, :]
+
+        z = mask(self.stem(z))
+        z = mask(torch.relu(self.bn0(torch.cat([b(z) for b in self.branches], 1))))
+        for block in self.body:
+            z = mask(block(z))  # (B, C, F/16, T/8) at the end
         z = z.mean(2).transpose(1, 2)  # (B, T/8, C)
         h = self.pool(z, ((L + 7) // 8).clamp(min=1, max=z.shape[1]))
         return self.outputs(h, self.head(self.drop(h)))
@@ -127,7 +135,13 @@ class CRNN(_LogMelModel):
     def forward(self, inputs, lengths=None, masks=None):
         self.check_inputs(inputs)
         x, L = self._prep(inputs, lengths)
-        z = self.convs(x.transpose(1, 2)[:, None])  # (B, C, F/8, T/2)
+        z = x.transpose(1, 2)[:, None]
+        for block in self.convs:  # re-zero the padding after each block: no leak into the GRU
+            z = block(z)
+            t = torch.arange(z.shape[-1])[None, :]
+            Lz = (L * z.shape[-1] + x.shape[1] - 1) // x.shape[1]
+            z = z * (t < Lz[:, None]).to(z.dtype)[:, None, None, :]
+        # z: (B, C, F/8, T/2)
         B, C, Fr, T = z.shape
         z = z.permute(0, 3, 1, 2).reshape(B, T, C * Fr)
         L2 = ((L + 1) // 2).clamp(min=1, max=T)
