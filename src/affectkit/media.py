@@ -205,6 +205,7 @@ def iter_audio(
 
     path = Path(path)
     s, e = _check_span(path, start, end)
+    _check_file(path)
     if path.suffix.lower() == ".wav":
         _check_wav_header(path)
     with _open(path) as c:

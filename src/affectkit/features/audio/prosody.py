@@ -121,7 +121,7 @@ class Prosody(AudioExtractor):
 
     name = "audio.prosody"
     level = "frame"
-    description = "F0 (autocorrelation), periodicity, voicing, energy, syllable rate"
+    description = "F0 (YIN), periodicity, voicing, energy, syllable rate"
 
     def __init__(self, *, fmin: float = 60.0, fmax: float = 500.0,
                  voicing_threshold: float = 0.4, rate_window: float = 1.0) -> None:
