@@ -1,0 +1,343 @@
+"""Missing-modality training strategies for the one :class:`~affectkit.training.Trainer`.
+
+Both are :class:`~affectkit.training.Strategy` objects (hooks of the same loop, not a second
+loop), registered in :data:`affectkit.training.STRATEGIES`:
+
+``random_missing`` — sample-level modality dropout. Every training sample independently gets a
+    missingness pattern: with probability ``p_full`` all modalities, otherwise one of the
+    incomplete non-empty patterns uniformly (for text/audio/vision: T, A, V, TA, TV, AV); with
+    ``frame_drop`` > 0 each kept sequence also loses a random share (up to ``frame_drop``) of
+    its frames. Missing is expressed as presence/frame masks (never as zeros in the data), so
+    the model must declare ``accepts_presence_masks`` (all ``fusion.*`` models do).
+    (The Trainer's own ``modality_dropout`` drops a modality for a whole batch.)
+
+``corrkd`` — Correlation-decoupled Knowledge Distillation (Li et al., CVPR 2024, "Correlation-
+    Decoupled Knowledge Distillation for Multimodal Sentiment Analysis with Incomplete
+    Modalities"). A teacher trained on complete modalities sees each *complete* batch; the
+    student sees the same batch under ``random_missing`` and is trained with the task loss plus
+
+    * **SCD**, sample-level contrastive distillation: InfoNCE between the student's and the
+      teacher's embeddings (the same sample is the positive, the other samples of the batch the
+      negatives), plus matching the student's cross-sample similarity distribution to the
+      teacher's (the cross-sample correlations);
+    * **CPD**, category-guided prototype distillation: teacher category prototypes (EMA of
+      class means of normalised teacher embeddings; for sentiment the categories are negative /
+      neutral / positive); the student's sample-to-prototype distribution is matched to the
+      teacher's (KL), and the student's batch category means are pulled to the prototypes;
+    * **RCD**, response-disentangled consistency distillation: the response is split into parts
+      that are matched separately — for classes, the target-class vs rest probability and the
+      distribution over non-target classes (decoupled KD); for a sentiment score, polarity
+      (sigmoid of score/τ) and intensity (|score|) — plus a mutual-information term, maximised
+      through its Gaussian surrogate (1 − Pearson r between teacher and student responses over
+      the batch, since I(s; t) = −½ log(1 − r²) grows with |r|).
+
+    Deviations: the paper's student and teacher share an architecture with modality-specific
+    reconstruction, and its MI term uses a learned estimator; here any ``fusion.*`` model works
+    as either (their embedding widths must match), the MI term is the Gaussian surrogate, and the
+    loss weights are fixed defaults, not tuned per data set.
+
+The teacher is a model object or a run folder written by ``affect train`` (``config.json`` +
+``model.safetensors``); ``{seed}`` and ``{fold}`` in the path are filled from the student's run
+(its seed and run-folder name), so one config trains a student per fold against the teacher of
+the same fold.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from affectkit.errors import ConfigError
+from affectkit.training import STRATEGIES, Strategy, TensorData
+from affectkit.types import Modality
+
+
+def _frames_mask(batch: TensorData, m: Modality) -> torch.Tensor:
+    """Current valid-frame mask (B, T) of a sequence input, or presence (B,) of a vector."""
+    x = batch.inputs[m]
+    B = x.shape[0]
+    if x.dim() == 3:
+        T = x.shape[1]
+        fr = torch.ones(B, T, dtype=torch.bool)
+        if m in batch.lengths:
+            fr &= torch.arange(T)[None, :] < batch.lengths[m][:, None]
+        mk = batch.masks.get(m)
+        if mk is not None:
+            fr &= (mk > 0) if mk.dim() == 2 else (mk > 0)[:, None]
+        return fr
+    fr = torch.ones(B, dtype=torch.bool)
+    mk = batch.masks.get(m)
+    if mk is not None:
+        fr &= (mk > 0) if mk.dim() == 1 else (mk > 0).any(1)
+    return fr
+
+
+def with_masks(batch: TensorData, present: dict[Modality, torch.Tensor],
+               frame_keep: dict[Modality, torch.Tensor] | None = None) -> TensorData:
+    """A copy of ``batch`` whose masks also hide absent samples (``present[m]`` (B,) bool) and
+    dropped frames (``frame_keep[m]`` (B, T) bool). Inputs are shared, never zeroed."""
+    masks = dict(batch.masks)
+    for m in batch.inputs:
+        cur = _frames_mask(batch, m)
+        p = present.get(m)
+        if cur.dim() == 2:
+            if p is not None:
+                cur = cur & p[:, None]
+            if frame_keep is not None and m in frame_keep:
+                cur = cur & frame_keep[m]
+        elif p is not None:
+            cur = cur & p
+        masks[m] = cur.float()
+    return TensorData(batch.inputs, batch.target, batch.ids, dict(batch.lengths), masks)
+
+
+def incomplete_patterns(mods: list[Modality]) -> list[tuple[Modality, ...]]:
+    """Non-empty proper subsets of ``mods`` (6 for three modalities)."""
+    return [c for r in range(1, len(mods)) for c in itertools.combinations(mods, r)]
+
+
+def _require_masks(trainer, name: str) -> None:
+    if not getattr(trainer.model, "accepts_presence_masks", False):
+        raise ConfigError(
+            f"strategy {name} needs a model that reads per-sample presence masks "
+            f"(accepts_presence_masks = True, e.g. the fusion.* models); {trainer.model.name!r} "
+            "does not. Use trainer.strategy: modality_dropout (whole-batch) instead"
+        )
+
+
+@STRATEGIES.register("random_missing")
+class RandomMissing(Strategy):
+    """Sample-level modality dropout (and optional frame drop); see the module docstring.
+
+    Args:
+        p_full: probability that a sample keeps all modalities.
+        frame_drop: maximum share of frames dropped from each kept sequence (0 = off).
+    """
+
+    name = "random_missing"
+
+    def __init__(self, p_full: float = 0.3, frame_drop: float = 0.0) -> None:
+        if not 0 <= p_full <= 1:
+            raise ConfigError(f"trainer.strategy_args.p_full must be in [0, 1], got {p_full}")
+        if not 0 <= frame_drop < 1:
+            raise ConfigError(f"trainer.strategy_args.frame_drop must be in [0, 1), got {frame_drop}")
+        self.p_full = float(p_full)
+        self.frame_drop = float(frame_drop)
+
+    def on_fit_start(self, trainer):
+        _require_masks(trainer, self.name)
+
+    def sample(self, batch: TensorData) -> TensorData:
+        """Draw patterns with torch's global RNG (the Trainer reseeds it per epoch)."""
+        mods = [m for m in Modality if m in batch.inputs]
+        B = len(batch)
+        pats = incomplete_patterns(mods)
+        if not pats:
+            return batch
+        full = torch.rand(B) < self.p_full
+        choice = torch.randint(len(pats), (B,))
+        present = {m: full | torch.tensor([m in pats[c] for c in choice.tolist()])
+                   for m in mods}
+        keep = None
+        if self.frame_drop > 0:
+            keep = {}
+            for m in mods:
+                x = batch.inputs[m]
+                if x.dim() == 3:
+                    rate = torch.rand(B, 1) * self.frame_drop
+                    k = torch.rand(B, x.shape[1]) >= rate
+                    # never drop every frame of a kept modality (that is modality dropout's job)
+                    fr = _frames_mask(batch, m)
+                    none_left = ~(k & fr).any(1)
+                    k[none_left] = True
+                    keep[m] = k
+        return with_masks(batch, present, keep)
+
+    def transform_batch(self, trainer, batch):
+        return self.sample(batch)
+
+    def state(self):
+        return {"name": self.name, "p_full": self.p_full, "frame_drop": self.frame_drop}
+
+
+@STRATEGIES.register("corrkd")
+class CorrKD(RandomMissing):
+    """Complete-modality teacher → student under random missingness (see the module docstring).
+
+    Args:
+        teacher: a model, or a run folder (``{seed}``/``{fold}`` placeholders allowed).
+        p_full, frame_drop: the student's missingness (as :class:`RandomMissing`).
+        temperature: τ of the contrastive and prototype similarities.
+        w_scd, w_cpd, w_rcd: weights of the three distillation losses.
+        polarity_temperature: τ of the polarity sigmoid for score responses.
+        momentum: EMA momentum of the teacher prototypes.
+    """
+
+    name = "corrkd"
+
+    def __init__(self, teacher: str | torch.nn.Module, p_full: float = 0.3,
+                 frame_drop: float = 0.0, temperature: float = 0.2, w_scd: float = 0.1,
+                 w_cpd: float = 0.1, w_rcd: float = 0.5, polarity_temperature: float = 0.5,
+                 momentum: float = 0.9) -> None:
+        super().__init__(p_full=p_full, frame_drop=frame_drop)
+        self.teacher_spec = teacher
+        self.teacher: torch.nn.Module | None = teacher if isinstance(teacher, torch.nn.Module) else None
+        self.tau = float(temperature)
+        self.w = {"scd": float(w_scd), "cpd": float(w_cpd), "rcd": float(w_rcd)}
+        self.tau_pol = float(polarity_temperature)
+        self.momentum = float(momentum)
+        self.prototypes: torch.Tensor | None = None  # (K, E), normalised
+        self.proto_seen: torch.Tensor | None = None  # (K,) bool
+        self._t: dict[str, torch.Tensor] | None = None
+        self.last_terms: dict[str, float] = {}
+
+    # -- teacher ------------------------------------------------------------------------------
+    def resolve_teacher_path(self, trainer) -> Path:
+        spec = str(self.teacher_spec)
+        fold = trainer.run_dir.name if trainer.run_dir is not None else ""
+        if "{fold}" in spec and not fold:
+            raise ConfigError("corrkd teacher path uses {fold} but the student has no run folder")
+        return Path(spec.format(seed=trainer.seed, fold=fold))
+
+    def load_teacher(self, trainer) -> torch.nn.Module:
+        from affectkit.models import create_model
+
+        path = self.resolve_teacher_path(trainer)
+        cfg_file, weights = path / "config.json", path / "model.safetensors"
+        if not cfg_file.is_file() or not weights.is_file():
+            raise ConfigError(
+                f"corrkd teacher {path}: expected config.json and model.safetensors (a run "
+                "folder of `affect train` with a complete-modality model); train the teacher first"
+            )
+        from safetensors.torch import load_file
+
+        cfg = json.loads(cfg_file.read_text())
+        student = trainer.model
+        teacher = create_model(cfg["model"]["name"], input_dims=student.input_dims,
+                               n_outputs=student.n_outputs, **cfg["model"].get("args", {}))
+        missing, unexpected = teacher.load_state_dict(load_file(str(weights)), strict=False)
+        if missing or unexpected:
+            raise ConfigError(f"corrkd teacher {weights}: tensors do not match "
+                              f"{cfg['model']['name']} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        return teacher
+
+    def on_fit_start(self, trainer):
+        super().on_fit_start(trainer)
+        if self.teacher is None:
+            self.teacher = self.load_teacher(trainer)
+        self.teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+
+    def transform_batch(self, trainer, batch):
+        with torch.no_grad():
+            self.teacher.eval()
+            self._t = self.teacher(batch.inputs, lengths=batch.lengths or None,
+                                   masks=batch.masks or None)
+        return self.sample(batch)
+
+    # -- losses -------------------------------------------------------------------------------
+    def loss(self, trainer, model, batch, outputs):
+        task_loss = trainer.task.loss(outputs, batch.target)
+        t = self._t
+        if t is None:
+            return task_loss
+        s_emb, t_emb = outputs["embedding"], t["embedding"]
+        if s_emb.shape[1] != t_emb.shape[1]:
+            raise ConfigError(f"corrkd: student embedding width {s_emb.shape[1]} ≠ teacher's "
+                              f"{t_emb.shape[1]}; use the same model/hidden size for both")
+        zs, zt = F.normalize(s_emb, dim=-1), F.normalize(t_emb, dim=-1)
+        terms = {
+            "scd": self.scd(zs, zt),
+            "cpd": self.cpd(zs, zt, self.categories(trainer, batch.target)),
+            "rcd": self.rcd(outputs, t, batch.target),
+        }
+        self.last_terms = {k: float(v.detach()) for k, v in terms.items()}
+        return task_loss + sum(self.w[k] * v for k, v in terms.items())
+
+    def scd(self, zs: torch.Tensor, zt: torch.Tensor) -> torch.Tensor:
+        B = zs.shape[0]
+        if B < 2:
+            return zs.new_zeros(())
+        idx = torch.arange(B)
+        logits = zs @ zt.T / self.tau
+        nce = 0.5 * (F.cross_entropy(logits, idx) + F.cross_entropy(logits.T, idx))
+        off = ~torch.eye(B, dtype=torch.bool)
+        st = (zs @ zs.T / self.tau)[off].view(B, B - 1)
+        tt = (zt @ zt.T / self.tau)[off].view(B, B - 1)
+        rel = F.kl_div(st.log_softmax(-1), tt.log_softmax(-1), log_target=True, reduction="batchmean")
+        return nce + rel
+
+    def categories(self, trainer, target: torch.Tensor) -> torch.Tensor | None:
+        kind = getattr(trainer.task, "kind", "")
+        if kind == "emotion":
+            return target.long()
+        if kind == "sentiment":
+            return (torch.sign(target.float()) + 1).long()  # 0 neg, 1 neutral, 2 pos
+        return None
+
+    def cpd(self, zs: torch.Tensor, zt: torch.Tensor, cat: torch.Tensor | None) -> torch.Tensor:
+        if cat is None:
+            return zs.new_zeros(())
+        K = int(cat.max()) + 1
+        if self.prototypes is None or self.prototypes.shape[0] < K:
+            E = zt.shape[1]
+            old_p, old_s = self.prototypes, self.proto_seen
+            self.prototypes = torch.zeros(K, E)
+            self.proto_seen = torch.zeros(K, dtype=torch.bool)
+            if old_p is not None:
+                self.prototypes[:old_p.shape[0]] = old_p
+                self.proto_seen[:old_s.shape[0]] = old_s
+        with torch.no_grad():  # EMA of the teacher's category means
+            for k in cat.unique().tolist():
+                mean = F.normalize(zt[cat == k].mean(0), dim=-1)
+                if self.proto_seen[k]:
+                    mean = F.normalize(self.momentum * self.prototypes[k] + (1 - self.momentum) * mean, dim=-1)
+                self.prototypes[k] = mean
+                self.proto_seen[k] = True
+        P = self.prototypes[self.proto_seen]
+        if P.shape[0] < 2:
+            align = zs.new_zeros(())
+        else:
+            ps = (zs @ P.T / self.tau).log_softmax(-1)
+            pt = (zt @ P.T / self.tau).log_softmax(-1)
+            align = F.kl_div(ps, pt, log_target=True, reduction="batchmean")
+        pull = []
+        for k in cat.unique().tolist():
+            pull.append(1 - F.cosine_similarity(zs[cat == k].mean(0), self.prototypes[k], dim=0))
+        return align + torch.stack(pull).mean()
+
+    def rcd(self, s: dict, t: dict, target: torch.Tensor) -> torch.Tensor:
+        if s["logits"].shape[1] == 1:  # a score: polarity + intensity + MI surrogate
+            ys, yt = s["logits"][:, 0], t["logits"][:, 0]
+            pol = F.binary_cross_entropy_with_logits(ys / self.tau_pol, torch.sigmoid(yt / self.tau_pol))
+            inten = F.smooth_l1_loss(ys.abs(), yt.abs())
+            return pol + inten + (1 - _pearson(ys, yt))
+        ls, lt = s["logits"], t["logits"]
+        y = target.long()
+        ps, pt = ls.softmax(-1), lt.softmax(-1)
+        gs, gt = ps.gather(1, y[:, None]), pt.gather(1, y[:, None])
+        bs = torch.cat([gs, 1 - gs], 1).clamp(min=1e-8)
+        bt = torch.cat([gt, 1 - gt], 1).clamp(min=1e-8)
+        tckd = F.kl_div(bs.log(), bt.log(), log_target=True, reduction="batchmean")
+        nt_mask = F.one_hot(y, ls.shape[1]).bool()
+        nts = ls.masked_fill(nt_mask, -1e4).log_softmax(-1)
+        ntt = lt.masked_fill(nt_mask, -1e4).log_softmax(-1)
+        nckd = F.kl_div(nts, ntt, log_target=True, reduction="batchmean")
+        return tckd + nckd + (1 - _pearson(gs[:, 0], gt[:, 0]))
+
+    def state(self):
+        spec = self.teacher_spec if isinstance(self.teacher_spec, str) else "<model object>"
+        return {"name": self.name, "teacher": spec, "p_full": self.p_full,
+                "frame_drop": self.frame_drop, "temperature": self.tau, **{f"w_{k}": v for k, v in self.w.items()},
+                "polarity_temperature": self.tau_pol, "momentum": self.momentum}
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a, b = a - a.mean(), b - b.mean()
+    denom = (a.norm() * b.norm()).clamp(min=1e-8)
+    return (a * b).sum() / denom
