@@ -239,3 +239,24 @@ def test_cap_frames_and_read_inputs():
     assert xc[0, 0, 0] == 0.0 and xc[0, 1, 0] == 2.5  # bin {0, (1 masked)} → 0; {2, 3} → 2.5
     v = read_inputs(DIMS, {"text": torch.randn(2, 7)})  # string keys are accepted
     assert set(v) == {T} and v[T].x.shape == (2, 1, 7)
+
+
+@pytest.mark.parametrize("name", ["fusion.mult", "fusion.pgf"])
+def test_flag_column_frames_are_missing_frames(name):
+    """vision.fer_frames-style rows without a face (flag 0) count as dropped frames."""
+    torch.manual_seed(0)
+    m = create_model(name, input_dims=DIMS, n_outputs=1, hidden=16, flag_columns={"vision": 0}).eval()
+    x, L = batch()
+    xv = x[V].clone()
+    xv[..., 0] = 1.0
+    xv[1, :, 0] = 0.0  # sample 1: no face anywhere → vision missing
+    xv[2, 1, 0] = 0.0  # sample 2: frame 1 has no face
+    x = {**x, V: xv}
+    out = m(x, lengths=L)
+    frames = (torch.arange(6)[None, :] < L[V][:, None]) & (xv[..., 0] > 0.5)
+    ref = m(x, lengths=L, masks={V: frames.float()})
+    torch.testing.assert_close(out["logits"], ref["logits"])
+    alone = m({T: x[T][1:2], A: x[A][1:2]}, lengths={T: L[T][1:2], A: L[A][1:2]})
+    torch.testing.assert_close(out["logits"][1], alone["logits"][0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="flag_columns"):
+        create_model(name, input_dims=DIMS, n_outputs=1, hidden=16, flag_columns={"vision": 7})

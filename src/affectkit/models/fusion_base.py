@@ -210,6 +210,11 @@ class SequenceEncoder(nn.Module):
 class FusionModel(AffectModel):
     """Base of the ``fusion.*`` models: modality bookkeeping and the per-modality encoders.
 
+    ``flag_columns`` maps a modality to the column of a 0/1 per-frame validity flag in its
+    features (``{"vision": 0}`` for ``vision.fer_frames``, whose column 0 is ``face_found``):
+    frames with flag 0 are treated as missing frames, and a sample with none as missing that
+    modality.
+
     Subclasses call :meth:`views` (raw inputs) or :meth:`encode` (encoded modalities) at the
     start of ``forward`` and must give every sample a finite output, even a sample with no
     modality at all (it then gets the model's "nothing observed" prediction).
@@ -223,13 +228,21 @@ class FusionModel(AffectModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
                  dropout: float = 0.1, encoder: str = "mean", max_frames: int = 32,
-                 d_state: int = 8, build_encoders: bool = True) -> None:
+                 d_state: int = 8, flag_columns: dict[str, int] | None = None,
+                 build_encoders: bool = True) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs)
         if not self.input_dims:
             raise ValueError(f"{self.name}: input_dims is empty; give at least one modality")
         self.modalities: list[Modality] = [m for m in Modality if m in self.input_dims]
         self.hidden = int(hidden)
         self.max_frames = int(max_frames)
+        # flags of modalities this model does not use are ignored (one config, many subsets)
+        self.flag_columns = {Modality.parse(k): int(v) for k, v in (flag_columns or {}).items()
+                             if Modality.parse(k) in self.input_dims}
+        for m, c in self.flag_columns.items():
+            if not 0 <= c < self.input_dims[m]:
+                raise ValueError(f"{self.name}: flag_columns[{m.value}]={c} is not a column of "
+                                 f"a {m.value} input of width {self.input_dims.get(m)}")
         if build_encoders:
             self.encoders = nn.ModuleDict({
                 m.value: SequenceEncoder(self.input_dims[m], hidden, kind=encoder,
@@ -242,8 +255,12 @@ class FusionModel(AffectModel):
         self.check_inputs(inputs)
         vs = read_inputs(self.input_dims, inputs, lengths, masks, name=self.name)
         for m, v in vs.items():
-            x, fr = cap_frames(v.x, v.frames, self.max_frames)
-            vs[m] = ModalityView(x, fr, v.present)
+            x, fr = v.x, v.frames
+            if m in self.flag_columns:  # e.g. vision.fer_frames' face_found: no face = no frame
+                fr = fr & (x[..., self.flag_columns[m]] > 0.5)
+                x = x * fr[..., None]
+            x, fr = cap_frames(x, fr, self.max_frames)
+            vs[m] = ModalityView(x, fr, fr.any(1))
         return vs
 
     def encode(self, inputs, lengths=None, masks=None) -> tuple[int, dict[Modality, Encoded]]:

@@ -28,9 +28,11 @@ class EarlyFusion(FusionModel):
     summary = "early fusion: concat pooled features (+presence flags) → MLP"
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 64,
-                 dropout: float = 0.2, max_frames: int = 32) -> None:
+                 dropout: float = 0.2, max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, max_frames=max_frames, build_encoders=False)
+                         dropout=dropout, max_frames=max_frames,
+                         flag_columns=flag_columns, build_encoders=False)
         self.norms = nn.ModuleDict({m.value: nn.LayerNorm(self.input_dims[m]) for m in self.modalities})
         self.absent = nn.ParameterDict({
             m.value: nn.Parameter(torch.randn(self.input_dims[m]) * 0.02) for m in self.modalities})

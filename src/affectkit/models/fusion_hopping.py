@@ -38,9 +38,11 @@ class ModalityHopping(FusionModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
                  dropout: float = 0.2, encoder: str = "gru", hops: int = 2,
-                 max_frames: int = 32) -> None:
+                 max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, encoder=encoder, max_frames=max_frames)
+                         dropout=dropout, encoder=encoder, max_frames=max_frames,
+                         flag_columns=flag_columns)
         self.hops = int(hops)
         self.query = nn.ModuleDict({m.value: nn.Linear(hidden, hidden) for m in self.modalities})
         self.fuse = FusedHead(self.modalities, hidden, hidden, n_outputs, dropout)

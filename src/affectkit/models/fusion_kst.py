@@ -70,9 +70,11 @@ class KeySparseTransformer(FusionModel):
     summary = "key-sparse transformer (top-k keys per query), self + cross-modal"
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 32,
-                 heads: int = 4, top_k: int = 8, dropout: float = 0.1, max_frames: int = 32) -> None:
+                 heads: int = 4, top_k: int = 8, dropout: float = 0.1, max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, max_frames=max_frames, build_encoders=False)
+                         dropout=dropout, max_frames=max_frames,
+                         flag_columns=flag_columns, build_encoders=False)
         mods = [m.value for m in self.modalities]
         self.proj = nn.ModuleDict({m.value: nn.Sequential(nn.LayerNorm(self.input_dims[m]),
                                                           nn.Linear(self.input_dims[m], hidden))

@@ -28,9 +28,11 @@ class LateFusion(FusionModel):
     summary = "late fusion: per-modality predictions, weighted mean over present modalities"
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
-                 dropout: float = 0.2, encoder: str = "mean", max_frames: int = 32) -> None:
+                 dropout: float = 0.2, encoder: str = "mean", max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, encoder=encoder, max_frames=max_frames)
+                         dropout=dropout, encoder=encoder, max_frames=max_frames,
+                         flag_columns=flag_columns)
         self.heads = nn.ModuleDict({
             m.value: nn.Sequential(nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
             for m in self.modalities})

@@ -28,9 +28,11 @@ class LowRankFusion(FusionModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
                  dropout: float = 0.2, encoder: str = "gru", rank: int = 4,
-                 max_frames: int = 32) -> None:
+                 max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, encoder=encoder, max_frames=max_frames)
+                         dropout=dropout, encoder=encoder, max_frames=max_frames,
+                         flag_columns=flag_columns)
         self.rank = int(rank)
         self.factors = nn.ParameterDict({
             m.value: nn.Parameter(torch.empty(rank, hidden + 1, hidden)) for m in self.modalities})

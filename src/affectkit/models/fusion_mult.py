@@ -70,9 +70,11 @@ class MulT(FusionModel):
     summary = "MulT crossmodal transformer (pairwise directional cross-attention)"
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 32,
-                 heads: int = 4, dropout: float = 0.1, kernel: int = 3, max_frames: int = 32) -> None:
+                 heads: int = 4, dropout: float = 0.1, kernel: int = 3, max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, max_frames=max_frames, build_encoders=False)
+                         dropout=dropout, max_frames=max_frames,
+                         flag_columns=flag_columns, build_encoders=False)
         self.norms = nn.ModuleDict({m.value: nn.LayerNorm(self.input_dims[m]) for m in self.modalities})
         self.proj = nn.ModuleDict({
             m.value: nn.Conv1d(self.input_dims[m], hidden, kernel, padding=kernel // 2, bias=False)

@@ -41,9 +41,11 @@ class ProbabilityGuidedFusion(FusionModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
                  dropout: float = 0.2, encoder: str = "ssm", d_state: int = 8,
-                 max_frames: int = 32) -> None:
+                 max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, encoder=encoder, max_frames=max_frames, d_state=d_state)
+                         dropout=dropout, encoder=encoder, max_frames=max_frames,
+                         flag_columns=flag_columns, d_state=d_state)
         self.regression = n_outputs == 1
         width = 2 if self.regression else n_outputs
         self.heads = nn.ModuleDict({

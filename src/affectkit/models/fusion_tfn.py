@@ -32,9 +32,11 @@ class TensorFusion(FusionModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 48,
                  dropout: float = 0.2, encoder: str = "gru", tensor_dim: int = 12,
-                 max_frames: int = 32) -> None:
+                 max_frames: int = 32,
+                 flag_columns: dict[str, int] | None = None) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, hidden=hidden,
-                         dropout=dropout, encoder=encoder, max_frames=max_frames)
+                         dropout=dropout, encoder=encoder, max_frames=max_frames,
+                         flag_columns=flag_columns)
         self.tensor_dim = int(tensor_dim)
         self.sub = nn.ModuleDict({m.value: nn.Sequential(nn.Linear(hidden, tensor_dim), nn.Tanh())
                                   for m in self.modalities})
