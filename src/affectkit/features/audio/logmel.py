@@ -26,18 +26,18 @@ N_FFT = 512
 def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(
-        np.float32
-    )
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                               dtype=np.float64)
 
 
 def stft_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, win: int = WIN) -> np.ndarray:
-    """Power spectrogram (T, n_fft // 2 + 1), centred frames, zero-padded at the edges."""
+    """Power spectrogram (T, n_fft // 2 + 1) in the input's precision, centred frames,
+    zero-padded at the edges."""
     import librosa
 
     s = librosa.stft(x, n_fft=n_fft, hop_length=hop, win_length=win, window="hann", center=True,
                      pad_mode="constant")
-    return (np.abs(s) ** 2).T.astype(np.float32)
+    return (np.abs(s) ** 2).T
 
 
 @EXTRACTORS.register()
@@ -72,6 +72,9 @@ class LogMel(AudioExtractor):
         return [f"logmel_{i}" for i in range(self.n_mels)]
 
     def _compute(self, x: np.ndarray) -> np.ndarray:
-        p = stft_power(x)
+        # float64 until the end: BLAS sums in a thread-count-dependent order, and float32
+        # results would then differ by an ulp between a 2-thread driver and 1-thread workers;
+        # rounded from float64 they are identical (local and Ray runs match bit for bit).
+        p = stft_power(x.astype(np.float64))
         mel = p @ _mel_basis(self.sample_rate, N_FFT, self.n_mels, self.fmin, self.fmax).T
-        return np.log(mel + 1e-6)
+        return np.log(mel + 1e-6).astype(np.float32)

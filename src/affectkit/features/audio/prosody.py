@@ -153,8 +153,12 @@ class Prosody(AudioExtractor):
         marks = np.zeros(len(f0))
         marks[nuclei] = 1.0
         half = max(int(round(self.rate_window * fr / 2)), 1)
-        counts = np.convolve(marks, np.ones(2 * half + 1), mode="same")
-        # at the edges the window is cut by the signal: divide by the part inside it
-        inside = np.convolve(np.ones(len(f0)), np.ones(2 * half + 1), mode="same") / fr
-        rate = counts / inside
+        # nuclei in [i - half, i + half] via cumulative sums (np.convolve(mode="same") returns
+        # the longer length when the clip is shorter than the window); at the edges divide by
+        # the part of the window inside the signal
+        n = len(f0)
+        csum = np.concatenate([[0.0], np.cumsum(marks)])
+        lo = np.clip(np.arange(n) - half, 0, n)
+        hi = np.clip(np.arange(n) + half + 1, 0, n)
+        rate = (csum[hi] - csum[lo]) / ((hi - lo) / fr)
         return np.stack([f0, semis, peak, voiced.astype(np.float64), energy_db, rate], axis=1)
