@@ -117,7 +117,8 @@ def aggregate(runs: list[dict], metric: str) -> dict:
 
 
 def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benchmarks",
-              progress: bool = True, only: list[str] | None = None, console=None) -> dict:
+              progress: bool = True, only: list[str] | None = None,
+              skip: list[str] | None = None, console=None) -> dict:
     """Run every entry of ``suite``; returns the JSON-able result (also the table's source)."""
     from affectkit.experiment import _safe, prepare, run_fold
 
@@ -125,7 +126,8 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
     rows = []
     prepared: dict[str, Any] = {}
     for entry, cfg in suite.experiments():
-        if only and not {entry["label"], _slug(entry["label"]), entry.get("name")} & set(only):
+        names = {entry["label"], _slug(entry["label"]), entry.get("name"), cfg.model.name}
+        if (only and not names & set(only)) or (skip and names & set(skip)):
             continue
         t0 = time.perf_counter()
         key = json.dumps([to_dict(cfg.data), cfg.features, cfg.task.kind], sort_keys=True)
@@ -180,7 +182,8 @@ def _cfg_sig(cfg: ExperimentConfig) -> str:
     import hashlib
 
     d = to_dict(cfg)
-    d["trainer"].pop("progress", None)
+    d["trainer"].pop("progress", None)  # neither changes the result
+    d["trainer"].pop("threads", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

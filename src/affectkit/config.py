@@ -119,7 +119,9 @@ class TrainerConfig:
         patience: stop after this many epochs without a validation improvement (0 = never).
         warmup: fraction of steps spent warming up.
         grad_clip: max gradient norm (0 = off).
-        threads: torch intra-op threads (the default suites assume 2 cores).
+        threads: torch intra-op threads. 1 by default: on a shared 2-core machine two OpenMP
+            threads spin against other processes and run up to 10× slower; raise it on an idle
+            machine.
         eval_batch_size: batch size for evaluation.
         strategy: optional training strategy name (``affectkit.training.STRATEGIES``).
         strategy_args: keyword arguments of the strategy.
@@ -133,7 +135,7 @@ class TrainerConfig:
     patience: int = 6
     warmup: float = 0.05
     grad_clip: float = 1.0
-    threads: int = 2
+    threads: int = 1
     eval_batch_size: int = 256
     strategy: str | None = None
     strategy_args: dict[str, Any] = field(default_factory=dict)

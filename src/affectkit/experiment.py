@@ -337,7 +337,7 @@ def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = No
         parts[side] = build_tensors(ids, prep.feats, prep.kinds, y)
     seed_everything(seed)  # model initialisation depends on the seed
     model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
-                         **cfg.model.args)
+                         **_model_args(prep, cfg))
     resolved = to_dict(cfg) | {"seed": seed}
     tcfg = from_dict(type(cfg.trainer), to_dict(cfg.trainer))
     tcfg.progress = progress and cfg.trainer.progress
@@ -359,6 +359,18 @@ def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = No
             "labels": prep.data.labels, "data_signature": prep.data_signature,
             "feature_signatures": prep.feature_signatures}, indent=1))
     return out
+
+
+def _model_args(prep: Prepared, cfg: ExperimentConfig) -> dict:
+    """The config's model arguments, plus the task's label names for models that take them
+    (e.g. to reuse a pretrained classifier in the right order)."""
+    import inspect
+
+    args = dict(cfg.model.args)
+    cls = prep.model_cls
+    if "labels" in inspect.signature(cls.__init__).parameters and "labels" not in args:
+        args["labels"] = list(prep.data.labels)
+    return args
 
 
 def _strip(m: dict) -> dict:
@@ -426,7 +438,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test") -> dict:
     task = make_task(cfg.task.kind, prep.data.labels, key_metric=cfg.task.key_metric)
     task.load_state(json.loads((run_dir / "task.json").read_text()))
     model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
-                         **cfg.model.args)
+                         **_model_args(prep, cfg))
     cfg.trainer.progress = False
     trainer = Trainer(model, task, cfg.trainer, seed=raw["seed"])
     trainer.load_weights(run_dir / "model.safetensors")

@@ -2,10 +2,11 @@
 
 It resolves an extractor name in this order:
 
-1. the feature store (``affectkit.features.store``), when it is present — it owns caching;
-2. a registered extractor (:data:`affectkit.features.EXTRACTORS`: ``text.minilm``,
-   ``audio.logmel`` ...), computed here and cached per (extractor signature, corpus);
-3. the few model-input "extractors" defined below that are not features in the store's sense:
+1. a registered extractor (:data:`affectkit.features.EXTRACTORS`: ``text.minilm``,
+   ``audio.logmel``, ``vision.fer`` ...) is computed with :func:`affectkit.features.extract`
+   into the :class:`~affectkit.features.FeatureStore` (which owns caching and failure records)
+   and read back with :func:`affectkit.features.load_features`;
+2. the few model-input "extractors" defined below that are not features in the store's sense:
    ``vision.gray48`` (pixels for CNNs trained end-to-end), ``text.token_ids`` (MiniLM word
    pieces for fine-tuned text encoders) and ``audio.functionals`` (utterance-level acoustic
    statistics for the classical baselines, used until the features package ships one).
@@ -203,6 +204,8 @@ def get_features(name: str, utts: list[Utterance], *, corpus: str | None = None,
     """
     sig, fn, bs = _resolve(name)
     corpus = corpus or (utts[0].corpus if utts else "none")
+    if name not in LOCAL and cache:
+        return _from_store(name, sig, utts, progress)
     path = _cache_file(sig, corpus)
     have = _load_cache(path) if cache else {}
     todo = [u for u in utts if u.id not in have]
@@ -232,6 +235,22 @@ def get_features(name: str, utts: list[Utterance], *, corpus: str | None = None,
             _save_cache(path, have)
     ids = {u.id for u in utts}
     return FeatureResult({i: v for i, v in have.items() if i in ids}, sig, failures)
+
+
+def _from_store(name: str, sig: str, utts: list[Utterance], progress: bool) -> FeatureResult:
+    """Registered extractors go through the feature store (it owns caching and failures)."""
+    from affectkit.features import FeatureStore, extract, get_extractor, load_features
+
+    store = FeatureStore()
+    report = extract(utts, [name], store, progress=progress)
+    ext = get_extractor(name)
+    arrays = load_features(utts, [name], store, missing="none")[ext.modality]
+    values = {u.id: np.asarray(a) for u, a in zip(utts, arrays, strict=True) if a is not None}
+    failures = [f"{f.item}: {f.error}" for f in report.failures]
+    missing = [u.id for u, a in zip(utts, arrays, strict=True) if a is None]
+    failures += [f"{i}: not in the feature store after extraction" for i in missing
+                 if not any(f.startswith(i + ":") for f in failures)]
+    return FeatureResult(values, sig, failures)
 
 
 def digest(values: dict[str, Any]) -> str:

@@ -78,15 +78,23 @@ class TensorData:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def take(self, idx: Sequence[int] | torch.Tensor) -> TensorData:
+    def take(self, idx: Sequence[int] | torch.Tensor, trim: bool = True) -> TensorData:
+        """Rows ``idx``. With ``trim``, padded sequences/tokens are cut to the longest item of
+        the batch (a batch of short sentences should not pay for the corpus's longest one)."""
         idx_t = torch.as_tensor(idx, dtype=torch.long)
-        return TensorData(
-            {m: t[idx_t] for m, t in self.inputs.items()},
-            self.target[idx_t],
-            [self.ids[i] for i in idx_t.tolist()],
-            {m: t[idx_t] for m, t in self.lengths.items()},
-            {m: t[idx_t] for m, t in self.masks.items()},
-        )
+        inputs = {m: t[idx_t] for m, t in self.inputs.items()}
+        lengths = {m: t[idx_t] for m, t in self.lengths.items()}
+        masks = {m: t[idx_t] for m, t in self.masks.items()}
+        if trim:
+            for m, L in lengths.items():
+                if len(L) and inputs[m].dim() >= 2:
+                    inputs[m] = inputs[m][:, :max(1, int(L.max()))]
+            for m, mk in masks.items():
+                if len(mk) and mk.dim() == 2 and inputs[m].dim() == 2:
+                    n = max(1, int(mk.sum(1).max()))
+                    inputs[m], masks[m] = inputs[m][:, :n], mk[:, :n]
+        return TensorData(inputs, self.target[idx_t], [self.ids[i] for i in idx_t.tolist()],
+                          lengths, masks)
 
     def vectors(self) -> np.ndarray:
         """All vector inputs concatenated (modality order), for scikit-learn models. (N, ΣD)"""

@@ -76,7 +76,8 @@ def evaluate(
 def benchmark(
     suite: str = typer.Argument(..., help="Suite name (configs/suites/NAME.yaml) or a path."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds per trained entry."),
-    only: list[str] = typer.Option(None, "--only", help="Only entries with these labels."),
+    only: list[str] = typer.Option(None, "--only", help="Only entries with these labels/names/models."),
+    skip: list[str] = typer.Option(None, "--skip", help="Leave out entries with these labels/names/models."),
     out: Path = typer.Option(Path("benchmarks/results"), "--out", help="Results folder."),
     runs: Path = typer.Option(Path("runs/benchmarks"), "--runs", help="Checkpoints (reused)."),
     docs: Path = typer.Option(None, "--docs", help="Also update this markdown (docs/benchmarks.md)."),
@@ -89,7 +90,8 @@ def benchmark(
     command = "affect benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if len(sys.argv) > 2 and sys.argv[1] == "benchmark" else f"affect benchmark {suite} --seeds {seeds}"
     res = run_suite(s, seeds=seeds, run_root=runs, progress=not quiet,
-                    only=list(only) if only else None, console=console)
+                    only=list(only) if only else None, skip=list(skip) if skip else None,
+                    console=console)
     jp, mp = write_results(res, out, command)
     if docs is not None:
         update_docs(res, docs, command)
