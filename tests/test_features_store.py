@@ -223,3 +223,21 @@ def test_cli_extract_summary_failures_and_second_run(tmp_path):
     assert (second["computed"], second["cached"], second["failed"]) == (0, 6, 2)
     table = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env, timeout=120)
     assert "cached" in table.stdout and "truncated" in table.stderr
+
+
+def test_vision_from_fer2013_csv_rows(tmp_path):
+    """Images stored as csv rows (the original fer2013.csv) go through the corpus's loader."""
+    from affectkit.data import load_corpus
+
+    rng = np.random.default_rng(0)
+    rows = ["emotion,pixels,Usage"] + [
+        f"{e},{' '.join(map(str, rng.integers(0, 256, 48 * 48)))},{usage}"
+        for e, usage in [(3, "Training"), (0, "PublicTest"), (6, "PrivateTest")]
+    ]
+    (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
+    utts = load_corpus("fer2013", tmp_path).utterances
+    rep = extract(utts, ["vision.fer"], tmp_path / "cache", progress=False)
+    assert rep.computed == 3 and rep.failed == 0
+    store = FeatureStore(tmp_path / "cache")
+    assert len({store.path("vision.fer", u) for u in utts}) == 3
+    assert not np.array_equal(store.get("vision.fer", utts[0]), store.get("vision.fer", utts[1]))

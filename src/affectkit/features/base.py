@@ -307,6 +307,29 @@ class AudioExtractor(FeatureExtractor):
         return self.validate(self._compute(x), str(path))
 
 
+TABLE_EXTS = (".csv",)
+
+
+def corpus_image(utt: Utterance) -> np.ndarray:
+    """An image stored inside a corpus file (e.g. a FER2013 csv row), via the corpus module's
+    ``load_image(utt)``."""
+    import sys
+
+    from affectkit.data import CORPORA
+
+    try:
+        mod = sys.modules[CORPORA.get(utt.corpus).__module__]
+    except KeyError:
+        mod = None
+    loader = getattr(mod, "load_image", None)
+    if loader is None:
+        raise FeatureError(
+            f"{utt.id}: vision media {utt.media.get(Modality.VISION)} is a table, and corpus "
+            f"{utt.corpus!r} has no load_image(utt) to read one image from it"
+        )
+    return np.asarray(loader(utt))
+
+
 class VisionExtractor(FeatureExtractor):
     """Frames → features. Subclasses implement :meth:`_compute_frames`.
 
@@ -333,6 +356,14 @@ class VisionExtractor(FeatureExtractor):
         if not frames:
             raise FeatureError(f"{self.name}: no frames given")
         return self.validate(self._compute_frames(frames, "signal"))
+
+    def process_utterance(self, utt: Utterance) -> np.ndarray:
+        src = Path(self.source(utt))
+        if src.suffix.lower() in TABLE_EXTS:
+            # pixels stored in a table (the FER2013 csv): the corpus module knows the row
+            img = corpus_image(utt)
+            return self.validate(self._compute_frames([img], utt.id), utt.id)
+        return self.process_file(src, utt.start, utt.end)
 
     def process_file(self, path: str | os.PathLike, start: float | None = None,
                      end: float | None = None) -> np.ndarray:

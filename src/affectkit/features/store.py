@@ -90,6 +90,8 @@ def content_digest(extractor: FeatureExtractor, utt: Utterance) -> str:
     if extractor.modality is Modality.TEXT:
         return hashlib.blake2b(str(src).encode("utf-8"), digest_size=16).hexdigest()
     span = f"|{utt.start!r}|{utt.end!r}".encode()
+    if Path(src).suffix.lower() == ".csv":  # one row of a table (FER2013 csv): name the row
+        span += f"|{utt.meta.get('row')!r}|{utt.meta.get('offset')!r}".encode()
     return hashlib.blake2b(file_digest(src).encode() + span, digest_size=16).hexdigest()
 
 
