@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(AFFECT) data info meld --root examples/meld-mini
+	$(AFFECT) analyze examples/demo -o out/demo --format csv,json,html
+	@echo "open out/demo/report.html"
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q

@@ -63,3 +63,11 @@ def test_bad_rows_reported_not_dropped(tmp_path):
     assert "glee" in s["issues"][0]["reason"] and s["issues"][0]["field"] == "Emotion"
     r = runner.invoke(app, ["data", "info", "meld", "--root", str(root), "--strict"])
     assert r.exit_code != 0
+
+
+def test_loader_options_pass_through(tmp_path):
+    r = runner.invoke(app, ["data", "info", "meld", "--root", MINI, "--option", "bogus=1"])
+    assert r.exit_code != 0
+    assert "unknown loader option" in str(r.exception) or "unknown loader option" in r.output
+    r = runner.invoke(app, ["data", "info", "meld", "--root", MINI, "--option", "novalue"])
+    assert r.exit_code != 0

@@ -29,6 +29,7 @@ def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> No
             "labels": list(cls.label_space.emotions),
             "sentiment": cls.label_space.sentiment,
             "official_split": cls.official_split,
+            "speaker_independent_split": cls.speaker_independent_split,
             "language": cls.language,
             "licence": cls.licence,
             "layout": cls.layout,
@@ -43,16 +44,40 @@ def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> No
         labels = ", ".join(r["labels"][:8]) + (" …" if len(r["labels"]) > 8 else "")
         if r["sentiment"]:
             labels = (labels + "; " if labels else "") + f"sentiment ({r['sentiment']})"
-        t.add_row(r["name"], r["title"], ",".join(r["modalities"]), labels,
-                  "official" if r["official_split"] else "speaker folds", r["licence"])
+        split = "speaker folds"
+        if r["official_split"]:
+            split = "official" + (" (speaker-indep.)" if r["speaker_independent_split"] else "")
+        t.add_row(r["name"], r["title"], ",".join(r["modalities"]), labels, split, r["licence"])
     console.print(t)
 
 
-def _load(name: str, root: Path | None, strict: bool):
-    from affectkit.data import load_corpus
+OPTION_HELP = "Loader option KEY=VALUE (repeatable), e.g. test_session=4 (see docs/data.md)."
 
+
+def _options(pairs: list[str] | None) -> dict:
+    import yaml
+
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise typer.BadParameter(f"--option {p!r}: expected KEY=VALUE")
+        k, v = p.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _load(name: str, root: Path | None, strict: bool, options: list[str] | None = None):
+    from affectkit.data import load_corpus
+    from affectkit.errors import ConfigError
+
+    opts = _options(options)
     with console.status(f"reading {name} …", spinner="dots"):
-        return load_corpus(name, root, strict=strict)
+        try:
+            return load_corpus(name, root, strict=strict, **opts)
+        except TypeError as e:
+            if opts and "unexpected keyword" in str(e):
+                raise ConfigError(f"{name}: unknown loader option ({e}); see docs/data.md") from None
+            raise
 
 
 @app.command()
@@ -61,9 +86,10 @@ def info(
     root: Path = typer.Option(None, "--root", help=ROOT_HELP),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad item."),
+    option: list[str] = typer.Option(None, "--option", help=OPTION_HELP),
 ) -> None:
     """Counts per split and label, speakers, and every problem found."""
-    res = _load(name, root, strict)
+    res = _load(name, root, strict, option)
     s = res.summary()
     if json_:
         print_json(s)
@@ -94,11 +120,12 @@ def export(
     root: Path = typer.Option(None, "--root", help=ROOT_HELP),
     output: Path = typer.Option(..., "-o", "--output", help="manifest.jsonl or manifest.parquet"),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad item."),
+    option: list[str] = typer.Option(None, "--option", help=OPTION_HELP),
 ) -> None:
     """Write one row per utterance (the common schema) to JSONL or Parquet."""
     from affectkit.data.manifest import write_manifest
 
-    res = _load(name, root, strict)
+    res = _load(name, root, strict, option)
     write_manifest(res.utterances, output)
     console.print(f"wrote {len(res)} utterances to {output}"
                   + (f" ([yellow]{len(res.issues)} issues[/] not exported; see `affect data info`)"

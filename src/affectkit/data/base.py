@@ -108,6 +108,8 @@ class Corpus:
         layout: the expected on-disk layout (quoted in errors).
         shared_subdir: where it lives under ``../shared/data`` (for tests/benchmarks).
         official_split: the corpus ships train/valid/test assignments.
+        speaker_independent_split: whether that official split keeps speakers apart
+            (``None`` = no official split; checked by the corpus tests both ways).
         language: ISO code(s).
         licence: as published.
     """
@@ -119,6 +121,7 @@ class Corpus:
     layout: ClassVar[str] = ""
     shared_subdir: ClassVar[str | None] = None
     official_split: ClassVar[bool] = False
+    speaker_independent_split: ClassVar[bool | None] = None
     language: ClassVar[str] = "en"
     licence: ClassVar[str] = ""
 
@@ -185,8 +188,13 @@ def get_corpus(name: str) -> type[Corpus]:
     return CORPORA.get(name)
 
 
-def load_corpus(name: str, root: str | os.PathLike | None = None, *, strict: bool = False) -> LoadResult:
-    """Load a registered corpus. ``root`` defaults to the shared data folder's copy."""
+def load_corpus(name: str, root: str | os.PathLike | None = None, *, strict: bool = False,
+                **options) -> LoadResult:
+    """Load a registered corpus. ``root`` defaults to the shared data folder's copy.
+
+    ``options`` are the loader's own keyword arguments (e.g. ``neutral_first_frame`` for CK+,
+    ``test_session`` for IEMOCAP); see ``affect data list --json`` and docs/data.md.
+    """
     cls = get_corpus(name)
     if root is None:
         base = shared_data_root()
@@ -196,7 +204,7 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, *, strict: boo
                 f"--root PATH (or set AFFECTKIT_DATA). Expected layout: {cls.layout}"
             )
         root = base / cls.shared_subdir
-    return cls(root, strict=strict).load()
+    return cls(root, strict=strict, **options).load()
 
 
 def shared_data_root() -> Path | None:

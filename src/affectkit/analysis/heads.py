@@ -1,0 +1,141 @@
+"""Default text and voice models: trainer runs shipped under ``affectkit/weights/default``.
+
+Each shipped model is a folder written by ``affect defaults build`` from a trainer run
+(``configs/default/*.yaml``): ``config.json`` (resolved experiment config), ``task.json``
+(labels, calibration), ``model.safetensors`` and ``inference.json`` (input dims/forms, the
+labels' canonical names, validation/test metrics). Loading needs no corpus: features are
+computed on the fly from the raw input with the same extractor the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from affectkit.analysis.fusion import ModalityOutput
+from affectkit.errors import ConfigError
+from affectkit.taxonomy import CANONICAL_EMOTIONS, map_to_canonical
+from affectkit.types import Modality
+
+MISSING_HINT = ("the default models are not built; run `affect defaults build` "
+                "(needs the training corpora, see docs/model_card.md)")
+
+
+class RunModel:
+    """A trained run folder, ready for inference on raw inputs of one modality."""
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        files = ("config.json", "task.json", "model.safetensors", "inference.json")
+        missing = [f for f in files if not (folder / f).exists()]
+        if missing:
+            raise ConfigError(f"{folder}: {', '.join(missing)} missing; {MISSING_HINT}")
+        from affectkit.config import ExperimentConfig, from_dict
+        from affectkit.models import create_model
+        from affectkit.tasks import make_task
+        from affectkit.training import Trainer
+
+        self.folder = folder
+        raw = json.loads((folder / "config.json").read_text())
+        raw.pop("seed", None)
+        self.cfg = from_dict(ExperimentConfig, raw, f"{folder}/config.json")
+        self.info = json.loads((folder / "inference.json").read_text())
+        self.modality = Modality.parse(self.info["modality"])
+        self.extractor_name = self.cfg.features[str(self.modality)]
+        self.kinds = {self.modality: self.info["kind"]}
+        self.task = make_task(self.cfg.task.kind, self.info["labels"] or None)
+        self.task.load_state(json.loads((folder / "task.json").read_text()))
+        model = create_model(self.cfg.model.name,
+                             input_dims={self.modality: int(self.info["input_dim"])},
+                             n_outputs=self.task.n_outputs, **self.cfg.model.args)
+        self.cfg.trainer.progress = False
+        self.trainer = Trainer(model, self.task, self.cfg.trainer, seed=0)
+        self.trainer.load_weights(folder / "model.safetensors")
+        self._extract = _feature_fn(self.extractor_name)
+
+    def outputs(self, raw_inputs: list) -> dict:
+        """Model outputs (``logits``/``score`` ...) for raw inputs (strings or 16 kHz arrays)."""
+        from affectkit.experiment import build_tensors
+
+        feats = self._extract(raw_inputs)
+        ids = [str(i) for i in range(len(raw_inputs))]
+        data = build_tensors(ids, {self.modality: dict(zip(ids, feats))}, self.kinds,
+                             np.zeros(len(ids), dtype=np.float32))
+        return self.trainer.forward_all(data)
+
+    def emotion_probs(self, raw_inputs: list) -> np.ndarray:
+        """(N, 7) probabilities in canonical order (classes summed onto their canonical name)."""
+        import torch
+
+        out = self.outputs(raw_inputs)
+        logits = out["logits"]
+        T = float(getattr(self.task, "temperature", 1.0) or 1.0)
+        p = torch.softmax(logits / T, dim=-1).numpy()
+        canon = np.zeros((len(p), len(CANONICAL_EMOTIONS)))
+        for j, lab in enumerate(self.info["labels"]):
+            c = map_to_canonical(lab)
+            if c is None:
+                raise ConfigError(f"{self.folder}: label {lab!r} has no canonical emotion")
+            canon[:, CANONICAL_EMOTIONS.index(c)] += p[:, j]
+        return canon
+
+    def scores(self, raw_inputs: list) -> np.ndarray:
+        return np.clip(np.asarray(self.task.predict(self.outputs(raw_inputs)), dtype=float), -3, 3)
+
+
+def _feature_fn(name: str):
+    """Raw inputs → per-item features, with the extractor used at training time."""
+    from affectkit.features_adapter import LOCAL, acoustic_functionals
+
+    if name == "audio.functionals":
+        return lambda xs: [acoustic_functionals(x) for x in xs]
+    if name in LOCAL:
+        raise ConfigError(f"features {name!r} cannot be computed from raw inputs at analysis time")
+    from affectkit.features.base import get_extractor
+
+    ext = get_extractor(name)
+    if ext.modality is Modality.TEXT:
+        return lambda xs: ext.process_texts(list(xs))
+    return lambda xs: [ext.process_signal(x, 16000) for x in xs]
+
+
+class TextPredictor:
+    """Transcript → emotion (MELD-trained head) and sentiment (MOSEI/MOSI-trained head)."""
+
+    modality = "text"
+
+    def __init__(self, emotion: RunModel, sentiment: RunModel | None) -> None:
+        self.emotion, self.sentiment = emotion, sentiment
+
+    @classmethod
+    def load(cls, folder: Path) -> TextPredictor:
+        sent = folder / "text_sentiment"
+        return cls(RunModel(folder / "text_emotion"), RunModel(sent) if sent.exists() else None)
+
+    def predict(self, texts: list[str]) -> list[ModalityOutput]:
+        from affectkit.analysis.predictors import valence_sentiment
+
+        P = self.emotion.emotion_probs(texts)
+        S = self.sentiment.scores(texts) if self.sentiment else [valence_sentiment(p) for p in P]
+        return [ModalityOutput(p, float(s)) for p, s in zip(P, S)]
+
+
+class VoicePredictor:
+    """16 kHz speech slice → emotion (acted-speech-trained head); sentiment = expected valence."""
+
+    modality = "audio"
+
+    def __init__(self, emotion: RunModel) -> None:
+        self.emotion = emotion
+
+    @classmethod
+    def load(cls, folder: Path) -> VoicePredictor:
+        return cls(RunModel(folder / "voice_emotion"))
+
+    def predict(self, signals: list[np.ndarray]) -> list[ModalityOutput]:
+        from affectkit.analysis.predictors import valence_sentiment
+
+        P = self.emotion.emotion_probs(signals)
+        return [ModalityOutput(p, valence_sentiment(p)) for p in P]

