@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -130,3 +131,39 @@ def export(
     console.print(f"wrote {len(res)} utterances to {output}"
                   + (f" ([yellow]{len(res.issues)} issues[/] not exported; see `affect data info`)"
                      if res.issues else ""))
+
+
+@app.command("bench")
+def bench(
+    names: list[str] = typer.Argument(None, help="Corpora (default: every one with a shared copy)."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Time `affect data info` per corpus: a fresh process each, as a user runs it."""
+    import subprocess
+    import sys
+    import time
+
+    from affectkit.data import CORPORA, shared_data_root
+
+    base = shared_data_root()
+    if not names:
+        names = [n for n, c in CORPORA.items()
+                 if base and c.shared_subdir and (base / c.shared_subdir).exists()]
+    rows = []
+    for n in names:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "affectkit.cli", "data", "info", n, "--json"],
+                             capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        total = json.loads(out.stdout)["total"] if out.returncode == 0 else None
+        rows.append({"corpus": n, "items": total, "seconds": round(dt, 2),
+                     "error": out.stderr.strip()[-200:] if out.returncode else None})
+    if json_:
+        print_json(rows)
+        return
+    t = Table(title="affect data info, wall time (fresh process)")
+    for c in ("corpus", "items", "seconds"):
+        t.add_column(c, justify="right" if c != "corpus" else "left")
+    for r in sorted(rows, key=lambda r: -(r["items"] or 0)):
+        t.add_row(r["corpus"], f"{r['items']:,}" if r["items"] else "[red]failed[/]", f"{r['seconds']:.2f}")
+    console.print(t)

@@ -1,0 +1,3 @@
+from affectkit.cli import main
+
+main()
