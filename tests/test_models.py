@@ -216,7 +216,7 @@ entries:
     assert maj["metrics"]["ua"]["n"] == 3 and mlp["metrics"]["ua"]["n"] == 6  # folds × seeds
     assert maj["metrics"]["ua"]["mean"] == pytest.approx(1 / 3)
     md = to_markdown(res, "affect benchmark tones")
-    assert "| majority class | audio.functionals | 33.3 ± 0.0 |" in md
+    assert "| majority class | audio.functionals | 33.3 ± 0.0 |" in md  # 3 folds: sd shown
     docs = update_docs(res, tmp_path / "benchmarks.md", "cmd")
     update_docs(res, docs, "cmd")  # idempotent: the section is replaced, not appended
     assert docs.read_text().count("<!-- suite:tones -->") == 1
@@ -227,3 +227,30 @@ entries:
     bad.write_text(suite.read_text().replace("metrics:", "metricz:"))
     with pytest.raises(ConfigError, match="unknown key 'metricz'"):
         load_suite(bad)
+
+
+def test_joined_and_context_features(tone_corpus):
+    from affectkit.data import load_corpus
+    from affectkit.features_adapter import get_features
+    from affectkit.types import Utterance
+
+    utts = load_corpus("tones_test", tone_corpus).utterances[:6]
+    f = get_features("audio.functionals", utts, progress=False).values
+    j = get_features("audio.functionals+audio.logmel", utts, progress=False).values
+    u = utts[0].id
+    assert j[u].shape == (f[u].shape[0] + 2 * 64,)
+    np.testing.assert_allclose(j[u][:f[u].shape[0]], f[u])
+
+    # causal dialogue context: [own, mean of previous ≤3 turns, flag]
+    from affectkit import features_adapter as fa
+
+    base = {f"d/{t}": np.full(2, float(t), np.float32) for t in range(5)}
+    dlg = [Utterance(id=f"d/{t}", corpus="x", dialogue_id="d", turn=t, text="t") for t in range(5)]
+    orig = fa.get_features
+    try:
+        fa.get_features = lambda name, us, **kw: fa.FeatureResult(base, "b")  # noqa: E731
+        ctx = fa._context("text.minilm_context", dlg)
+    finally:
+        fa.get_features = orig
+    assert ctx.values["d/0"].tolist() == [0, 0, 0, 0, 0]
+    assert ctx.values["d/4"].tolist() == [4, 4, 2, 2, 1]  # mean of turns 1..3

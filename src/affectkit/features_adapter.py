@@ -202,6 +202,10 @@ def get_features(name: str, utts: list[Utterance], *, corpus: str | None = None,
         :class:`FeatureResult`: ``values`` id → array ((D,) or (T, D) or (1, 48, 48) or token
         ids (L,)), the extractor signature, and ``failures`` (``"id: reason"`` strings).
     """
+    if "+" in name:
+        return _joined(name, utts, corpus=corpus, progress=progress, cache=cache)
+    if name in CONTEXT:
+        return _context(name, utts, corpus=corpus, progress=progress, cache=cache)
     sig, fn, bs = _resolve(name)
     corpus = corpus or (utts[0].corpus if utts else "none")
     if name not in LOCAL and cache:
@@ -235,6 +239,52 @@ def get_features(name: str, utts: list[Utterance], *, corpus: str | None = None,
             _save_cache(path, have)
     ids = {u.id for u in utts}
     return FeatureResult({i: v for i, v in have.items() if i in ids}, sig, failures)
+
+
+#: dialogue-context features: name → (base extractor, number of previous turns)
+CONTEXT = {"text.minilm_context": ("text.minilm", 3)}
+
+
+def _context(name: str, utts: list[Utterance], **kw) -> FeatureResult:
+    """[own embedding, mean embedding of the previous k turns of the dialogue, has-context flag].
+
+    Causal (only earlier turns), so it is usable on a live conversation. Utterances without a
+    dialogue id get a zero context and flag 0. (2·D + 1,)
+    """
+    from affectkit.types import group_dialogues
+
+    base_name, k = CONTEXT[name]
+    base = get_features(base_name, utts, **kw)
+    prev: dict[str, list[str]] = {}
+    for d in group_dialogues(utts):
+        ids = [u.id for u in d.utterances]
+        for j, i in enumerate(ids):
+            prev[i] = [p for p in ids[max(0, j - k):j] if p in base.values]
+    out = {}
+    for u in utts:
+        if u.id not in base.values:
+            continue
+        e = base.values[u.id].astype(np.float32)
+        ps = prev.get(u.id, [])
+        ctx = np.mean([base.values[p] for p in ps], 0) if ps else np.zeros_like(e)
+        out[u.id] = np.concatenate([e, ctx.astype(np.float32), [float(bool(ps))]])
+    return FeatureResult(out, f"{name}-k{k}-{base.signature}", base.failures)
+
+
+def _joined(name: str, utts: list[Utterance], **kw) -> FeatureResult:
+    """``"a+b"``: utterance vectors of several extractors side by side; frame sequences are
+    summarised by their mean and standard deviation first. (ΣD,)"""
+    parts = [get_features(n.strip(), utts, **kw) for n in name.split("+")]
+    common = set.intersection(*(set(p.values) for p in parts))
+    out = {}
+    for i in common:
+        vecs = []
+        for p in parts:
+            a = np.asarray(p.values[i], np.float32)
+            vecs.append(np.concatenate([a.mean(0), a.std(0)]) if a.ndim == 2 else a.ravel())
+        out[i] = np.concatenate(vecs)
+    return FeatureResult(out, "+".join(p.signature for p in parts),
+                         [f for p in parts for f in p.failures])
 
 
 def _from_store(name: str, sig: str, utts: list[Utterance], progress: bool) -> FeatureResult:
