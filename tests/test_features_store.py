@@ -176,6 +176,17 @@ def test_ray_engine_equals_local(tmp_path):
             np.testing.assert_array_equal(a.get(n, u), b.get(n, u))
 
 
+def test_process_pool_equals_local(tmp_path):
+    utts = _utts(tmp_path / "wav", 4)
+    local = extract(utts, ["audio.logmel"], tmp_path / "local", progress=False)
+    pool = extract(utts, ["audio.logmel"], tmp_path / "pool", workers=2, chunk_size=2,
+                   progress=False)
+    assert pool.computed == local.computed == 4 and pool.failed == 0
+    a, b = FeatureStore(tmp_path / "local"), FeatureStore(tmp_path / "pool")
+    for u in utts:
+        np.testing.assert_array_equal(a.get("audio.logmel", u), b.get("audio.logmel", u))
+
+
 def test_load_features_for_the_trainer(tmp_path):
     utts = _utts(tmp_path / "wav", 3)
     store = FeatureStore(tmp_path / "cache")
