@@ -161,13 +161,18 @@ def test_early_stopping_and_hooks():
         def on_epoch_start(self, trainer, epoch):
             calls.append(epoch)
 
+        def param_groups(self, trainer, groups):
+            calls.append(("groups", sum(len(g["params"]) for g in groups)))
+            return groups
+
         def loss(self, trainer, model, batch, outputs):
             # a strategy can add terms (e.g. distillation); here a huge L2 pull that ruins fit
             l2 = sum((p ** 2).sum() for p in model.parameters())
             return trainer.task.loss(outputs, batch.target) + 10.0 * l2
 
     _, res, _ = fit(seed=0, epochs=40, strategy=Spy(), patience=2)
-    assert calls[0] == "start" and calls[1] == 0
+    assert calls[0] == ("groups", 6)  # in_norm w/b, body w/b, head w/b
+    assert calls[1] == "start" and calls[2] == 0
     assert res.stopped_early and len(res.history) < 40
     assert res.best_epoch == len(res.history) - 3  # stopped 2 epochs after the best
 

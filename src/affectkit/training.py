@@ -3,6 +3,7 @@
 Everything that differs between training schemes goes through a :class:`Strategy` (named hook
 points), never a second loop::
 
+    optimizer groups                             strategy.param_groups(trainer, groups)
     for epoch:                                   strategy.on_epoch_start(trainer, epoch)
         for batch in shuffled(train):            batch = strategy.transform_batch(trainer, batch)
             outputs = model(batch.inputs, ...)
@@ -127,6 +128,12 @@ class Strategy:
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Called once before the first epoch (after a resume, too)."""
+
+    def param_groups(self, trainer: Trainer, groups: list[dict]) -> list[dict]:
+        """Adjust the AdamW parameter groups before the optimizer is built: add a strategy's
+        own trainable modules (a distillation projector), or parameters a multistage schedule
+        will unfreeze later (their groups may start with ``lr`` 0). Default: unchanged."""
+        return groups
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         """Called before each training epoch (``trainer.model`` is in train mode)."""
@@ -370,7 +377,8 @@ class Trainer:
         cfg = self.cfg
         seed_everything(self.seed)
         model = self.model
-        groups = model.param_groups(lr=cfg.lr, weight_decay=cfg.weight_decay)
+        groups = self.strategy.param_groups(
+            self, model.param_groups(lr=cfg.lr, weight_decay=cfg.weight_decay))
         if not groups:
             raise ConfigError(f"model {model.name!r} has no trainable parameters")
         for g in groups:
