@@ -41,7 +41,7 @@ def _model_version() -> str:
 
 
 class _MiniLMBase(TextExtractor):
-    def __init__(self, *, batch_size: int = 64, max_length: int = 256) -> None:
+    def __init__(self, *, batch_size: int = 32, max_length: int = 256) -> None:
         self.batch_size = batch_size
         self.max_length = max_length
 
