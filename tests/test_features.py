@@ -281,3 +281,8 @@ def test_text_file_and_audio_write(tmp_path):
                                ext.process_signal("What a wonderful day."), atol=1e-6)
     with pytest.raises(FeatureError, match="sampling_rate"):
         get_extractor("audio.logmel").process_signal(tone(0.5))
+
+
+def test_runtime_params_do_not_change_the_signature():
+    assert get_extractor("text.minilm", batch_size=8).signature() == get_extractor("text.minilm").signature()
+    assert get_extractor("text.minilm", max_length=64).signature() != get_extractor("text.minilm").signature()

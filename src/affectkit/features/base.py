@@ -99,6 +99,9 @@ class FeatureExtractor:
     version: ClassVar[str] = "1"
     extra: ClassVar[str | None] = None
     description: ClassVar[str] = ""
+    # constructor arguments that change speed, not output (batch sizes): kept out of the
+    # signature so that tuning them never invalidates a cache
+    runtime_params: ClassVar[tuple[str, ...]] = ()
 
     # -- declaration -----------------------------------------------------------------------
     @property
@@ -135,11 +138,13 @@ class FeatureExtractor:
         return out
 
     def signature(self) -> str:
-        """``"<name>-<12 hex>"``: hash of name, version, parameters and model version.
+        """``"<name>-<12 hex>"``: hash of name, version, parameters (less ``runtime_params``)
+        and model version.
 
         Two extractors with equal signatures produce identical features; the cache relies on it.
         """
-        params = json.dumps(self.params(), sort_keys=True, default=str)
+        params = json.dumps({k: v for k, v in self.params().items()
+                             if k not in self.runtime_params}, sort_keys=True, default=str)
         cached = self.__dict__.get("_signature_cache")
         if cached and cached[0] == params:  # model_version may read package metadata: memoise
             return cached[1]

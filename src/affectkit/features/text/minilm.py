@@ -41,6 +41,8 @@ def _model_version() -> str:
 
 
 class _MiniLMBase(TextExtractor):
+    runtime_params = ("batch_size",)
+
     def __init__(self, *, batch_size: int = 32, max_length: int = 256) -> None:
         self.batch_size = batch_size
         self.max_length = max_length

@@ -242,6 +242,7 @@ def classify(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # -- extractors ----------------------------------------------------------------------------
 class _FerBase(VisionExtractor):
+    runtime_params = ("batch_size",)
     color = False
 
     def __init__(self, *, fps: float = 5.0, detect: str = "auto", crop_max_side: int = 96,
