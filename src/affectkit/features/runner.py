@@ -305,7 +305,8 @@ def _run_ray(exts, tasks, store, workers, bar):
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_chunk)
         refs = {}
         for i, chunk in tasks:
-            refs[remote.remote(_spec(exts[i]), str(store.root), chunk)] = (i, chunk, time.perf_counter())
+            ref = remote.remote(_spec(exts[i]), str(store.root), chunk)
+            refs[ref] = (i, chunk, time.perf_counter())
         out = []
         pending = list(refs)
         while pending:

@@ -85,12 +85,12 @@ def _run(model, audio: np.ndarray, offset: float, *, vad: bool, word_timestamps:
     out = []
     for s in segs:
         words = tuple(
-            Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), w.word.strip(),
-                 float(w.probability))
+            Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
+                 w.word.strip(), float(w.probability))
             for w in (s.words or ())
         )
-        out.append(Segment(round(float(s.start) + offset, 3), round(float(s.end) + offset, 3), s.text.strip(),
-                           words, float(s.avg_logprob), float(s.no_speech_prob)))
+        out.append(Segment(round(float(s.start) + offset, 3), round(float(s.end) + offset, 3),
+                           s.text.strip(), words, float(s.avg_logprob), float(s.no_speech_prob)))
     return out
 
 

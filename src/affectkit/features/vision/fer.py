@@ -209,10 +209,13 @@ def load_network():
     return net, torch
 
 
+@functools.lru_cache(maxsize=1)
 def weights_version() -> str:
     import hashlib
 
-    return "mini-xception:" + hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()[:12] if WEIGHTS.exists() else "missing"
+    if not WEIGHTS.exists():
+        return "missing"
+    return "mini-xception:" + hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()[:12]
 
 
 def preprocess(faces: np.ndarray) -> np.ndarray:
