@@ -4,8 +4,9 @@ Steps for a video or audio file:
 
 1. probe the container (duration, streams); refuse inputs longer than ``max_duration``;
 2. decode the audio track to 16 kHz mono and transcribe it (faster-whisper tiny.en with VAD):
-   each speech segment becomes an utterance with start/end, words and text. With no speech (or
-   no audio track) the file is cut into fixed windows so faces are still analysed;
+   each speech segment becomes an utterance with start/end, words and text. Without the text
+   modality only speech regions are needed, found by Silero VAD alone (no ASR). With no speech
+   (or no audio track) the file is cut into fixed windows so faces are still analysed;
 3. one streamed pass over the video frames at ``fps``: largest face per frame → FER
    mini-Xception probabilities/embedding, with timestamps;
 4. per utterance and modality, the inputs the default models need: the transcript (text), the
@@ -214,10 +215,12 @@ class Analyzer:
         if audio is not None and not audible:
             res.warnings.append("the audio track is silent")
         segments: list[Segment] = []
-        if audible and "text" in self.modalities or audible and "audio" in self.modalities:
+        if audible and "text" in self.modalities:
             segments = self._transcribe(audio)
-            if not segments:
-                res.warnings.append("no speech found")
+        elif audible and "audio" in self.modalities:
+            segments = self._speech_regions(audio)  # no transcript needed: VAD is ~10x cheaper
+        if audible and not segments:
+            res.warnings.append("no speech found")
         if not segments:
             n = max(1, int(np.ceil(dur / self.window))) if dur > 0 else 1
             segments = [Segment(i * self.window, min(dur, (i + 1) * self.window) or self.window) for i in range(n)]
@@ -271,6 +274,15 @@ class Analyzer:
             conf = float(np.exp(s.avg_logprob)) if s.avg_logprob is not None else None
             out.append(Segment(float(s.start), float(s.end), s.text or "", None, conf))
         return out
+
+    def _speech_regions(self, audio: np.ndarray) -> list[Segment]:
+        """Speech regions by Silero VAD (bundled with faster-whisper), at most ``window`` s each."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        opts = VadOptions(min_silence_duration_ms=500, max_speech_duration_s=self.window,
+                          speech_pad_ms=200)
+        return [Segment(r["start"] / SR, r["end"] / SR)
+                for r in get_speech_timestamps(audio, vad_options=opts, sampling_rate=SR)]
 
     def _face_track(self, frames: Iterable[tuple[float, np.ndarray]]) -> FaceTrack:
         from affectkit.features.vision.fer import FerFrames

@@ -59,6 +59,9 @@ def main() -> None:
         app()
     except AffectkitError as e:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        # escape: messages contain brackets (`pip install 'affectkit[opensmile]'`)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False,
+                                   soft_wrap=True)
         sys.exit(2)

@@ -89,13 +89,13 @@ class Meld(Corpus):
                     split=split,
                     speaker=f"meld/{row['Speaker'].strip()}",
                     text=row["Utterance"].strip(),
-                    media=media,
-                    start=_timestamp(row.get("StartTime")),
-                    end=_timestamp(row.get("EndTime")),
+                    media=media,  # whole clips: start/end stay None (times below are the episode's)
                     dialogue_id=f"meld/{part}/{d}",
                     turn=t,
                     emotion=canonical(emo),
                     emotion_original=emo,
                     sentiment=SENTIMENTS[sent],
-                    meta={"season": row.get("Season"), "episode": row.get("Episode")},
+                    meta={"season": row.get("Season"), "episode": row.get("Episode"),
+                          "episode_start": _timestamp(row.get("StartTime")),
+                          "episode_end": _timestamp(row.get("EndTime"))},
                 )
