@@ -37,9 +37,10 @@ loop), registered in :data:`affectkit.training.STRATEGIES`:
     loss weights are fixed defaults, not tuned per data set.
 
 The teacher is a model object or a run folder written by ``affect train`` (``config.json`` +
-``model.safetensors``); ``{seed}`` and ``{fold}`` in the path are filled from the student's run
-(its seed and run-folder name), so one config trains a student per fold against the teacher of
-the same fold.
+``model.safetensors``); ``{seed}``, ``{fold}`` and ``{run_dir}`` in the path are filled from the
+student's run (its seed, run-folder name and run folder), so one config trains a student per
+fold against the teacher of the same fold, e.g. ``{run_dir}/../../../mult/seed{seed}/{fold}`` in a
+benchmark suite whose runs live in ``<runs>/<suite>/<entry>/seed<k>/<fold>``.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ class CorrKD(RandomMissing):
     """Complete-modality teacher → student under random missingness (see the module docstring).
 
     Args:
-        teacher: a model, or a run folder (``{seed}``/``{fold}`` placeholders allowed).
+        teacher: a model, or a run folder (``{seed}``/``{fold}``/``{run_dir}`` placeholders).
         p_full, frame_drop: the student's missingness (as :class:`RandomMissing`).
         temperature: τ of the contrastive and prototype similarities.
         w_scd, w_cpd, w_rcd: weights of the three distillation losses.
@@ -198,10 +199,16 @@ class CorrKD(RandomMissing):
     # -- teacher ------------------------------------------------------------------------------
     def resolve_teacher_path(self, trainer) -> Path:
         spec = str(self.teacher_spec)
-        fold = trainer.run_dir.name if trainer.run_dir is not None else ""
-        if "{fold}" in spec and not fold:
-            raise ConfigError("corrkd teacher path uses {fold} but the student has no run folder")
-        return Path(spec.format(seed=trainer.seed, fold=fold))
+        rd = trainer.run_dir
+        if ("{fold}" in spec or "{run_dir}" in spec) and rd is None:
+            raise ConfigError("corrkd teacher path uses {fold}/{run_dir} but the student has no "
+                              "run folder")
+        try:
+            p = spec.format(seed=trainer.seed, fold=rd.name if rd else "", run_dir=rd or "")
+        except (KeyError, IndexError) as e:
+            raise ConfigError(f"corrkd teacher {spec!r}: unknown placeholder {e}; allowed: "
+                              "{seed}, {fold}, {run_dir}") from None
+        return Path(p).resolve() if "{run_dir}" in spec else Path(p)
 
     def load_teacher(self, trainer) -> torch.nn.Module:
         from affectkit.models import create_model
