@@ -126,9 +126,12 @@ def compare_plot(entries: dict[str, dict], protocol: str, path: Path, metric: st
             for n in names:
                 rows = sorted((r for r in entries[n]["rows"] if r["curve"] == c), key=lambda r: r["x"])
                 a = entries[n]["areas"].get(c, {}).get(metric, {}).get("mean")
-                ax.errorbar([r["x"] for r in rows], [r[metric] for r in rows],
-                            yerr=[r.get(f"{metric}_sd", 0) for r in rows], marker="o", ms=2.5,
-                            capsize=1.5, lw=1, label=f"{n} ({a:.3f})" if a is not None else n)
+                x = np.array([r["x"] for r in rows])
+                y = np.array([r[metric] for r in rows])
+                sd = np.array([r.get(f"{metric}_sd", 0.0) for r in rows])
+                line, = ax.plot(x, y, marker="o", ms=2.5, lw=1,
+                                label=f"{n} (area {a:.3f})" if a is not None else n)
+                ax.fill_between(x, y - sd, y + sd, color=line.get_color(), alpha=0.12, lw=0)
             ax.set_title(c, fontsize=8)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
@@ -136,7 +139,7 @@ def compare_plot(entries: dict[str, dict], protocol: str, path: Path, metric: st
         for ax in axes.ravel()[len(curves):]:
             ax.axis("off")
         fig.supxlabel(entries[names[0]]["x_label"], fontsize=8)
-        fig.supylabel(metric, fontsize=8)
+        fig.supylabel(f"{metric} (mean ± sd over runs)", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
