@@ -1,5 +1,6 @@
 """Researchers' feature files: MMSA's ``aligned_50.pkl`` / ``unaligned_50.pkl`` and MulT's
-``*_data.pkl`` / ``*_data_noalign.pkl``, read once into the :class:`~affectkit.features.FeatureStore`.
+``*_data.pkl`` / ``*_data_noalign.pkl``, read once into the
+:class:`~affectkit.features.FeatureStore`.
 
 Layouts (as read by the releasing repositories' own loaders, thuiar/MMSA ``data_loader.py`` and
 yaohungt/Multimodal-Transformer ``src/dataset.py``):
@@ -424,9 +425,10 @@ def _make_corpus(name: str, manifest: Path):
                                 meta={"video": it["video"], "source": m["source"]})
 
     ImportedCorpus.name = name
+    kind = json.loads(manifest.read_text(encoding="utf-8"))["label"]
     ImportedCorpus.label_space = LabelSpace(
-        sentiment="continuous" if json.loads(manifest.read_text())["label"] == "sentiment" else None,
-        emotions=MULT_IEMOCAP_EMOTIONS if json.loads(manifest.read_text())["label"] == "emotion" else ())
+        sentiment="continuous" if kind == "sentiment" else None,
+        emotions=MULT_IEMOCAP_EMOTIONS if kind == "emotion" else ())
     ImportedCorpus.__name__ = f"Imported_{name.replace('-', '_')}"
     return ImportedCorpus
 

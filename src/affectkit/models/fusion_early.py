@@ -1,7 +1,8 @@
 """Early fusion: concatenate the modalities' (pooled) features, then one MLP.
 
 The classic feature-level scheme (Snoek, Worring & Smeulders, ACM MM 2005, "Early versus late
-fusion in semantic video analysis"; the "EF" baselines of Zadeh et al., 2017, and of MultiBench): no per-modality model, the MLP sees all raw features at once.
+fusion in semantic video analysis"; the "EF" baselines of Zadeh et al., 2017, and of
+MultiBench): no per-modality model, the MLP sees all raw features at once.
 
 Missing modalities: each modality's pooled features are LayerNorm-ed; a missing modality is
 replaced by a *learned* placeholder vector in that modality's feature space, and a presence

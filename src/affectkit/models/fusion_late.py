@@ -6,8 +6,9 @@ MMSA/MultiBench.
 
 Each modality m gives its own prediction ``ŷ_m``; the fused prediction is a weighted mean over
 the *present* modalities with learned weights ``softmax(w)`` renormalised per sample, so a
-missing modality simply has no term. Deviation from a plain average: the weights are learned. A sample with no modality gets the learned bias ``b``.
-The embedding is the same weighted mean of the per-modality embeddings.
+missing modality simply has no term; a sample with no modality gets a learned bias. The
+embedding is the same weighted mean of the per-modality embeddings. Deviation from a plain
+average: the weights are learned.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ Deviations from the paper, and why:
   fusion model (``encoder="ssm"``).
 * The selective scan is a plain Python loop over time (no fused CUDA kernel): fine for the short
   sequences used here (frames are capped, see :func:`affectkit.models.fusion_base.cap_frames`).
-* Frame masks are honoured inside the scan: an invalid (padded or dropped) frame gets Δ = 0, so
-  ``exp(ΔA) = 1`` and ``ΔB·x = 0`` — the state passes through unchanged and the frame contributes
-  nothing, in both directions. Nothing under a mask can leak into the output.
+* Masks: the encoder first moves the valid frames to the front (order kept), so a dropped frame
+  is exactly a removed frame; inside the scan an invalid (padding) frame gets Δ = 0, so
+  ``exp(ΔA) = 1`` and ``ΔB·x = 0`` — the state passes through unchanged and the frame
+  contributes nothing, in both directions. Nothing under a mask can leak into the output.
+* Δ is initialised in [0.01, 0.2] (Mamba: [0.001, 0.1]), as sequences here have ≤ ~32 steps.
 * The broad block's feature/enhancement nodes are trained (the original broad learning system
   solves its output weights in closed form with random hidden nodes).
 """
