@@ -143,11 +143,16 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
                 done = rd / "test_metrics.json"
                 if done.exists():
                     r = json.loads(done.read_text())
-                    if r.get("config_sig") == _cfg_sig(cfg):
+                    # reuse only a run of the same config on the same data and features
+                    if (r.get("config_sig") == _cfg_sig(cfg)
+                            and r.get("data_signature") == prep.data_signature
+                            and r.get("feature_signatures") == prep.feature_signatures):
                         runs.append(r)
                         continue
                 r = run_fold(prep, fold, seed=seed, run_dir=rd, progress=progress)
                 r["config_sig"] = _cfg_sig(cfg)
+                r["data_signature"] = prep.data_signature
+                r["feature_signatures"] = prep.feature_signatures
                 done.write_text(json.dumps(r, indent=2, default=str))
                 runs.append(r)
                 if console is not None:
