@@ -6,8 +6,10 @@ emotions), a sentiment score ``s_m`` in [−3, 3] and a confidence ``c_m`` in [0
 
     p = Σ_m w_m c_m p_m / Σ_m w_m c_m          s = Σ_m v_m c_m s_m / Σ_m v_m c_m
 
-with reliability weights ``w`` (emotion) and ``v`` (sentiment) per modality, fitted on
-validation data (:func:`fit_weights`). This is the "probability-guided fusion" idea of the
+with reliability weights ``w`` (emotion) and ``v`` (sentiment) per modality, after each
+modality's probabilities are calibrated by a temperature (:meth:`LateFusion.calibrate`). The
+shipped weights and temperatures come from each model's accuracy on a corpus it was not trained
+on (``affect defaults fit-fusion``); :func:`fit_weights` fits weights on any validation set. This is the "probability-guided fusion" idea of the
 Broad-Mamba ERC paper reduced to what is robust with missing modalities: a missing modality
 simply has no term, so no imputation is needed, and an unsure modality (flat ``p_m``) counts less.
 A linear opinion pool (rather than a product of experts) is used so that one over-confident
@@ -56,7 +58,18 @@ class LateFusion:
         default_factory=lambda: {"text": 1.0, "audio": 1.0, "vision": 1.0})
     sentiment_weights: dict[str, float] = field(
         default_factory=lambda: {"text": 1.0, "audio": 1.0, "vision": 1.0})
+    temperatures: dict[str, float] = field(default_factory=dict)
     min_weight: float = 1e-3
+
+    def calibrate(self, modality: str, out: ModalityOutput) -> ModalityOutput:
+        """Temperature-scale a modality's probabilities (softmax(log p / T)); confidence is
+        recomputed, sentiment kept."""
+        t = self.temperatures.get(modality, 1.0)
+        if t == 1.0:
+            return out
+        z = np.log(np.clip(out.emotion_probs, 1e-8, 1.0)) / t
+        p = np.exp(z - z.max())
+        return ModalityOutput(p / p.sum(), out.sentiment)
 
     def __call__(self, outputs: Mapping[str, ModalityOutput]) -> ModalityOutput | None:
         if not outputs:
@@ -74,7 +87,7 @@ class LateFusion:
 
     def to_dict(self) -> dict:
         return {"emotion_weights": self.emotion_weights,
-                "sentiment_weights": self.sentiment_weights}
+                "sentiment_weights": self.sentiment_weights, "temperatures": self.temperatures}
 
 
 def fit_weights(

@@ -57,19 +57,22 @@ class RunModel:
 
     def outputs(self, raw_inputs: list) -> dict:
         """Model outputs (``logits``/``score`` ...) for raw inputs (strings or 16 kHz arrays)."""
+        return self.outputs_from_features(self._extract(raw_inputs))
+
+    def outputs_from_features(self, feats: list) -> dict:
+        """Model outputs for features already computed with :attr:`extractor_name`."""
         from affectkit.experiment import build_tensors
 
-        feats = self._extract(raw_inputs)
-        ids = [str(i) for i in range(len(raw_inputs))]
+        ids = [str(i) for i in range(len(feats))]
         data = build_tensors(ids, {self.modality: dict(zip(ids, feats))}, self.kinds,
                              np.zeros(len(ids), dtype=np.float32))
         return self.trainer.forward_all(data)
 
-    def emotion_probs(self, raw_inputs: list) -> np.ndarray:
+    def emotion_probs(self, raw_inputs: list | None = None, *, features: list | None = None) -> np.ndarray:
         """(N, 7) probabilities in canonical order (classes summed onto their canonical name)."""
         import torch
 
-        out = self.outputs(raw_inputs)
+        out = self.outputs(raw_inputs) if features is None else self.outputs_from_features(features)
         logits = out["logits"]
         T = float(getattr(self.task, "temperature", 1.0) or 1.0)
         p = torch.softmax(logits / T, dim=-1).numpy()

@@ -303,7 +303,7 @@ class Analyzer:
         pred = self.predictors.get(modality)
         if pred is None:
             raise ConfigError(f"no {modality} model is available")
-        return pred.predict(inputs)
+        return [self.fusion.calibrate(modality, o) for o in pred.predict(inputs)]
 
     def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None) -> UtteranceResult:
         return UtteranceResult(file, i, start, end, speaker, text, present, per, self.fusion(per), asr_conf)

@@ -77,5 +77,6 @@ def default_fusion() -> LateFusion:
     path = DEFAULTS_DIR / "fusion.json"
     if path.exists():
         d = json.loads(path.read_text())
-        return LateFusion(emotion_weights=d["emotion_weights"], sentiment_weights=d["sentiment_weights"])
+        return LateFusion(emotion_weights=d["emotion_weights"], sentiment_weights=d["sentiment_weights"],
+                          temperatures=d.get("temperatures", {}))
     return LateFusion()

@@ -23,12 +23,23 @@ class MLPHead(AffectModel):
 
     def __init__(self, *, input_dims: dict[Modality, int], n_outputs: int, hidden: int = 256,
                  layers: int = 1, dropout: float = 0.3, input_dropout: float = 0.1,
-                 norm_inputs: bool = True) -> None:
+                 norm_inputs: bool | str = True) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs)
         self.order = sorted(self.input_dims, key=lambda m: m.value)
         d = sum(self.input_dims[m] for m in self.order)
-        # LayerNorm on the input: cached embeddings differ in scale across extractors.
-        self.in_norm = nn.LayerNorm(d) if norm_inputs else nn.Identity()
+        # True/"layer": LayerNorm (embeddings of one extractor share a scale, it fixes offsets
+        # between extractors). "batch": per-feature standardisation with running statistics,
+        # for heterogeneous hand-crafted features (Hz, dB, seconds side by side).
+        if norm_inputs == "batch":
+            self.in_norm = nn.BatchNorm1d(d)
+        elif norm_inputs in (True, "layer"):
+            self.in_norm = nn.LayerNorm(d)
+        elif norm_inputs in (False, None, "none"):
+            self.in_norm = nn.Identity()
+        else:
+            from affectkit.errors import ConfigError
+
+            raise ConfigError(f"mlp: norm_inputs={norm_inputs!r}; allowed: true/layer, batch, false/none")
         self.drop = nn.Dropout(input_dropout)
         self.body = MLP([d] + [hidden] * layers, dropout=dropout) if layers > 0 else nn.Identity()
         self.act = nn.Sequential(nn.GELU(), nn.Dropout(dropout)) if layers > 0 else nn.Identity()
