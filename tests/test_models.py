@@ -254,3 +254,17 @@ def test_joined_and_context_features(tone_corpus):
         fa.get_features = orig
     assert ctx.values["d/0"].tolist() == [0, 0, 0, 0, 0]
     assert ctx.values["d/4"].tolist() == [4, 4, 2, 2, 1]  # mean of turns 1..3
+
+
+def test_speaker_normalisation():
+    from affectkit.experiment import _speaker_normalise
+    from affectkit.types import Utterance
+
+    utts = [Utterance(id=f"u{i}", corpus="x", speaker=f"s{i % 2}") for i in range(6)]
+    vals = {u.id: np.array([i * 10.0 + (100 if i % 2 else 0), 1.0], np.float32)
+            for i, u in enumerate(utts)}
+    out = _speaker_normalise(vals, utts)
+    for spk in ("s0", "s1"):
+        stack = np.stack([out[u.id] for u in utts if u.speaker == spk])
+        np.testing.assert_allclose(stack.mean(0), 0, atol=1e-5)  # each speaker centred
+    assert out["u0"][0] < 0 < out["u4"][0]  # order within a speaker is kept

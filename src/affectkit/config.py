@@ -55,6 +55,10 @@ class DataConfig:
         valid_fraction: share of training speakers/items carved off for validation when the
             protocol has no validation part.
         limit: keep at most this many items per split (smoke tests only).
+        speaker_norm: z-normalise utterance-level feature vectors per speaker (mean/sd over
+            all of that speaker's items, labels unused). Transductive for test speakers — their
+            unlabelled recordings are used — as in the speaker-normalisation literature; tables
+            mark such rows.
     """
 
     corpus: str = ""
@@ -68,6 +72,7 @@ class DataConfig:
     train_speakers: list[str] | None = None
     valid_fraction: float = 0.1
     limit: int | None = None
+    speaker_norm: bool = False
 
     def validate(self, where: str = "data") -> None:
         if not self.corpus:

@@ -302,6 +302,10 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True) -> Prepared:
         first = next(iter(res.values.values()))
         # vector/sequence: feature dim; image: side length (N, 1, S, S); tokens: vocabulary-free
         dims[m] = int(first.shape[-1]) if kind != "tokens" else 0
+    if cfg.data.speaker_norm:
+        for m in feats:
+            feats[m] = _speaker_normalise(feats[m], data.utterances)
+            sigs[str(m)] += "+spknorm"
     dropped = len(data.utterances) - len(usable)
     if dropped:
         data.skipped["feature extraction failed"] += dropped
@@ -312,6 +316,23 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True) -> Prepared:
                  "folds": [(f.name, sorted(f.train), sorted(f.valid), sorted(f.test))
                            for f in split.folds]})
     return Prepared(cfg, data, split, feats, dims, kinds, sigs, fails, dsig)
+
+
+def _speaker_normalise(values: dict[str, Any], utts: list[Utterance]) -> dict[str, Any]:
+    """Per-speaker z-score of (D,) vectors; sequences (T, D) use the speaker's frame stats."""
+    by_spk: dict[str | None, list[str]] = {}
+    for u in utts:
+        if u.id in values:
+            by_spk.setdefault(u.speaker, []).append(u.id)
+    if None in by_spk:
+        raise DataError(f"data.speaker_norm: {len(by_spk[None])} items have no speaker id")
+    out = {}
+    for ids in by_spk.values():
+        stack = np.concatenate([np.atleast_2d(values[i]) for i in ids], 0)
+        mu, sd = stack.mean(0), stack.std(0) + 1e-6
+        for i in ids:
+            out[i] = ((values[i] - mu) / sd).astype(np.float32)
+    return out
 
 
 def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = None,
