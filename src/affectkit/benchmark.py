@@ -143,6 +143,10 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
                 done = rd / "test_metrics.json"
                 if done.exists():
                     r = json.loads(done.read_text())
+                    if "data_signature" not in r and (rd / "data.json").exists():
+                        dj = json.loads((rd / "data.json").read_text())  # written by run_fold
+                        r["data_signature"] = dj.get("data_signature")
+                        r["feature_signatures"] = dj.get("feature_signatures")
                     # reuse only a run of the same config on the same data and features
                     if (r.get("config_sig") == _cfg_sig(cfg)
                             and r.get("data_signature") == prep.data_signature
@@ -189,6 +193,8 @@ def _cfg_sig(cfg: ExperimentConfig) -> str:
     d = to_dict(cfg)
     d["trainer"].pop("progress", None)  # neither changes the result
     d["trainer"].pop("threads", None)
+    if not d["data"].get("speaker_norm"):  # added later; keeps earlier signatures valid
+        d["data"].pop("speaker_norm", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
