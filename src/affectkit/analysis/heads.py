@@ -84,8 +84,12 @@ class RunModel:
             canon[:, CANONICAL_EMOTIONS.index(c)] += p[:, j]
         return canon
 
-    def scores(self, raw_inputs: list) -> np.ndarray:
-        return np.clip(np.asarray(self.task.predict(self.outputs(raw_inputs)), dtype=float), -3, 3)
+    def features(self, raw_inputs: list) -> list:
+        return self._extract(raw_inputs)
+
+    def scores(self, raw_inputs: list | None = None, *, features: list | None = None) -> np.ndarray:
+        out = self.outputs(raw_inputs) if features is None else self.outputs_from_features(features)
+        return np.clip(np.asarray(self.task.predict(out), dtype=float), -3, 3)
 
 
 def _feature_fn(name: str):
@@ -120,8 +124,14 @@ class TextPredictor:
     def predict(self, texts: list[str]) -> list[ModalityOutput]:
         from affectkit.analysis.predictors import valence_sentiment
 
-        P = self.emotion.emotion_probs(texts)
-        S = self.sentiment.scores(texts) if self.sentiment else [valence_sentiment(p) for p in P]
+        feats = self.emotion.features(texts)  # one MiniLM pass shared by both heads
+        P = self.emotion.emotion_probs(features=feats)
+        if self.sentiment is None:
+            S = [valence_sentiment(p) for p in P]
+        elif self.sentiment.extractor_name == self.emotion.extractor_name:
+            S = self.sentiment.scores(features=feats)
+        else:
+            S = self.sentiment.scores(texts)
         return [ModalityOutput(p, float(s)) for p, s in zip(P, S)]
 
 
