@@ -135,18 +135,25 @@ def peak_memory(path: Path, modalities: str = "text,audio,vision") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_all(root: Path, *, limit: int | None, long_minutes: float | None, progress=None) -> dict:
+PARTS = ("clips", "audio", "text", "long")
+
+
+def run_all(root: Path, *, limit: int | None, long_minutes: float | None, progress=None,
+            parts: tuple[str, ...] = PARTS) -> dict:
     from affectkit.analysis import Analyzer
 
     res: dict = {"date": time.strftime("%Y-%m-%d"), "machine": "2-core CPU (shared)"}
-    full = Analyzer()
-    full.analyze_file(sorted((root / "video").glob("*.mp4"))[0])  # warm-up: load every model
-    res["all_modalities"] = mosi400_run(full, root, limit, progress)
-    audio = Analyzer(modalities=["audio"])
-    res["audio_only"] = mosi400_run(audio, root, min(limit or 40, 40))
-    res["audio_only"].pop("accuracy", None)
-    res["text_only"] = text_throughput()
-    if long_minutes:
+    if "clips" in parts:
+        full = Analyzer()
+        full.analyze_file(sorted((root / "video").glob("*.mp4"))[0])  # warm-up: load every model
+        res["all_modalities"] = mosi400_run(full, root, limit, progress)
+    if "audio" in parts:
+        audio = Analyzer(modalities=["audio"])
+        res["audio_only"] = mosi400_run(audio, root, min(limit or 40, 40))
+        res["audio_only"].pop("accuracy", None)
+    if "text" in parts:
+        res["text_only"] = text_throughput()
+    if long_minutes and "long" in parts:
         with tempfile.TemporaryDirectory() as d:
             p = build_long_input(root, long_minutes, Path(d) / "long.mp4")
             res["long_input"] = {"minutes": long_minutes, **peak_memory(p)}
