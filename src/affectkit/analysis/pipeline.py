@@ -64,10 +64,13 @@ class FaceTrack:
         return self.feats[sel]
 
 
-def _dbfs(x: np.ndarray) -> float:
+def _dbfs(x: np.ndarray, chunk: int = SR * 60) -> float:
+    """RMS level in dBFS, accumulated per minute (no full-length float64 copy of long audio)."""
     if x.size == 0:
         return -np.inf
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    sq = sum(float(np.dot(x[i:i + chunk].astype(np.float64), x[i:i + chunk].astype(np.float64)))
+             for i in range(0, x.size, chunk))
+    rms = (sq / x.size) ** 0.5
     return 20 * np.log10(rms) if rms > 0 else -np.inf
 
 

@@ -137,7 +137,13 @@ def transcribe(
 
             g = gcd(int(sampling_rate), SAMPLE_RATE)
             x = resample_poly(x, SAMPLE_RATE // g, int(sampling_rate) // g).astype(np.float32)
-        return _run(model, x, 0.0, **kw)
+        # Long waveforms in chunk_seconds pieces too: faster-whisper computes the features of
+        # its whole input at once (GBs for an hour), so memory would grow with the length.
+        step = int(chunk_seconds * SAMPLE_RATE)
+        out_a: list[Segment] = []
+        for i in range(0, len(x), step):
+            out_a.extend(_run(model, x[i:i + step], i / SAMPLE_RATE, **kw))
+        return out_a
     from affectkit.media import iter_audio
 
     out: list[Segment] = []
