@@ -1,6 +1,7 @@
 """Registries: the single source of names for corpora, extractors, models and tasks.
 
-A registry discovers its members by importing every module of a package on first use, so
+A registry discovers its members by importing every module of a package (and of its
+sub-packages, e.g. ``features/text/minilm.py``) on first use, so
 adding a corpus/extractor/model is one new file with a ``@REGISTRY.register`` decorator.
 Unknown names raise :class:`UnknownNameError` with "did you mean ..." suggestions.
 """
@@ -38,13 +39,14 @@ class Registry(Generic[T]):
         return deco
 
     def _discover(self) -> None:
+        """Import every public module of the package and of its sub-packages (recursively)."""
         if self._discovered:
             return
         self._discovered = True
         pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{self.package}.{info.name}")
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{self.package}."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                importlib.import_module(info.name)
 
     def names(self) -> list[str]:
         self._discover()

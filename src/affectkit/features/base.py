@@ -29,11 +29,9 @@ and ``asr`` sub-packages (one file per extractor).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import os
-import pkgutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,24 +45,7 @@ from affectkit.types import Modality, Utterance
 LEVELS = ("utterance", "frame", "token")
 
 
-class _SubpackageRegistry(Registry):
-    """Discovers the modules of each sub-package of ``package`` (features/text/*.py, ...)."""
-
-    def _discover(self) -> None:
-        if self._discovered:
-            return
-        self._discovered = True
-        pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if not info.ispkg or info.name.startswith("_"):
-                continue
-            sub = importlib.import_module(f"{self.package}.{info.name}")
-            for mod in pkgutil.iter_modules(sub.__path__):
-                if not mod.name.startswith("_"):
-                    importlib.import_module(f"{sub.__name__}.{mod.name}")
-
-
-EXTRACTORS: Registry[type[FeatureExtractor]] = _SubpackageRegistry("extractor", "affectkit.features")
+EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("extractor", "affectkit.features")
 
 
 def get_extractor(name: str | FeatureExtractor, **params: Any) -> FeatureExtractor:
