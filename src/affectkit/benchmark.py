@@ -193,8 +193,9 @@ def _cfg_sig(cfg: ExperimentConfig) -> str:
     d = to_dict(cfg)
     d["trainer"].pop("progress", None)  # neither changes the result
     d["trainer"].pop("threads", None)
-    if not d["data"].get("speaker_norm"):  # added later; keeps earlier signatures valid
-        d["data"].pop("speaker_norm", None)
+    for k in ("speaker_norm", "max_train"):  # added later; keeps earlier signatures valid
+        if not d["data"].get(k):
+            d["data"].pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

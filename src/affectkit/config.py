@@ -59,6 +59,8 @@ class DataConfig:
             all of that speaker's items, labels unused). Transductive for test speakers — their
             unlabelled recordings are used — as in the speaker-normalisation literature; tables
             mark such rows.
+        max_train: train on a random subset of this many training items (seeded by
+            ``split_seed``; validation and test stay whole) — for CPU budgets, and reported.
     """
 
     corpus: str = ""
@@ -73,6 +75,7 @@ class DataConfig:
     valid_fraction: float = 0.1
     limit: int | None = None
     speaker_norm: bool = False
+    max_train: int | None = None
 
     def validate(self, where: str = "data") -> None:
         if not self.corpus:

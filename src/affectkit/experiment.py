@@ -144,6 +144,12 @@ def make_split(utts: list[Utterance], data: DataConfig) -> Split:
         split = _speaker_pair(utts, data)
     else:  # validated earlier
         raise ConfigError(f"data.split={data.split!r}")
+    if data.max_train:
+        rng = random.Random(data.split_seed)
+        for f in split.folds:
+            if len(f.train) > data.max_train:
+                f.train = sorted(rng.sample(f.train, data.max_train))
+        split.protocol += f"; training subset of {data.max_train} items (seed {data.split_seed})"
     if data.limit:
         rng = random.Random(data.split_seed)
         for f in split.folds:
@@ -287,6 +293,13 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True) -> Prepared:
     if not cfg.features:
         raise ConfigError("features: give at least one modality → extractor, e.g. "
                           "{text: text.minilm}")
+    if cfg.data.max_train:
+        # subsample before extraction: only the items a fold uses get features
+        pre = make_split(data.utterances, cfg.data)
+        keep = {i for f in pre.folds for side in (f.train, f.valid, f.test) for i in side}
+        data.skipped["outside the training subset (data.max_train)"] += (
+            len(data.utterances) - len(keep))
+        data.utterances = [u for u in data.utterances if u.id in keep]
     feats, sigs, fails, dims, kinds = {}, {}, {}, {}, {}
     usable = {u.id for u in data.utterances}
     for mod_name, ext in cfg.features.items():
