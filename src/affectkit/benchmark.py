@@ -217,9 +217,11 @@ def to_markdown(res: dict, command: str = "") -> str:
     if command:
         lines += ["```", command, "```", ""]
     proto = res["rows"][0]["protocol"] if res["rows"] else ""
+    total = sum(r.get("train_seconds", 0) for r in res["rows"])
     lines += [f"Protocol: {proto}. Model selection and early stopping on each fold's validation "
-              f"part only; test scored once. Date {res['date']}, machine: 2-core CPU "
-              f"(suite wall time {res['seconds'] / 60:.1f} min).", ""]
+              f"part only; test scored once. Date {res['date']}, machine: 2-core CPU shared with "
+              f"other jobs, 1 torch thread. Wall time: {total / 60:.1f} min summed over all fold "
+              f"runs (column \"train s\"), plus feature extraction on first use.", ""]
     if res.get("notes"):
         lines += [res["notes"].strip(), ""]
     head = ["model", "features"] + [m for m in ms] + ["seeds × folds", "train s"]
