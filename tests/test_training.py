@@ -204,3 +204,19 @@ def test_sklearn_baselines_select_on_valid(name):
     else:
         assert res.best_valid["ua"] > 0.8
         assert len(res.best_valid["selection"]["tried"]) == len(model.grid)
+
+
+def test_zero_epochs_scores_the_model_as_given(tmp_path):
+    data = toy()
+    tr, va = data.take(range(0, 180)), data.take(range(180, 240))
+    model = create_model("mlp", input_dims={T: 8, A: 4}, n_outputs=3, hidden=16)
+    for p in model.parameters():  # a fully frozen (pretrained) model
+        p.requires_grad_(False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(model, make_task("emotion", ["a", "b", "c"]),
+                      TrainerConfig(epochs=0, progress=False), run_dir=tmp_path)
+    res = trainer.fit(tr, va)
+    assert res.best_epoch == -1 and res.history == []
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert (tmp_path / "model.safetensors").exists()

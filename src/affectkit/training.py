@@ -379,6 +379,14 @@ class Trainer:
         model = self.model
         groups = self.strategy.param_groups(
             self, model.param_groups(lr=cfg.lr, weight_decay=cfg.weight_decay))
+        if cfg.epochs == 0:  # score a pretrained model as it is (no optimizer needed)
+            self.task.calibrate(valid.target.numpy(), self.predict(valid))
+            res = FitResult(-1, self.evaluate(valid, "valid"), [], time.perf_counter() - t0, False)
+            if self.run_dir is not None:
+                _save_tensors(model.trainable_state_dict(), self.run_dir / "model.safetensors",
+                              {"epoch": -1, "note": "as given, not trained"})
+            self._write_final(res)
+            return res
         if not groups:
             raise ConfigError(f"model {model.name!r} has no trainable parameters")
         for g in groups:

@@ -153,7 +153,10 @@ def create_model(name: str, *, input_dims: dict[Modality, int], n_outputs: int, 
         raise ConfigError(
             f"model {name!r}: unknown argument {bad[0]!r}; allowed: {', '.join(allowed) or '(none)'}"
         )
-    return cls(input_dims=input_dims, n_outputs=n_outputs, **kwargs)
+    model = cls(input_dims=input_dims, n_outputs=n_outputs, **kwargs)
+    if not getattr(model, "name", ""):
+        model.name = name  # the registry name, for messages and progress bars
+    return model
 
 
 def model_info(name: str) -> dict[str, Any]:
