@@ -106,7 +106,8 @@ def fit(tmp_path=None, seed=0, epochs=6, strategy=None, **kw):
     cfg = TrainerConfig(epochs=epochs, batch_size=32, lr=1e-2, patience=kw.pop("patience", 0),
                         progress=False)
     trainer = Trainer(model, make_task("emotion", ["a", "b", "c"]), cfg, seed=seed,
-                      run_dir=tmp_path, strategy=strategy, resolved_config={"x": 1}, **kw)
+                      run_dir=tmp_path, strategy=strategy,
+                      resolved_config={"x": 1, "seed": seed, "epochs": epochs}, **kw)
     res = trainer.fit(tr, va)
     return trainer, res, va
 
@@ -125,7 +126,7 @@ def test_checkpoints_and_resume(tmp_path):
     t_full, r_full, va = fit(full_dir, seed=3, epochs=6)
     for f in ("model.safetensors", "config.json", "metrics.json", "task.json", "last.safetensors"):
         assert (full_dir / f).exists(), f
-    assert json.loads((full_dir / "config.json").read_text()) == {"x": 1}
+    assert json.loads((full_dir / "config.json").read_text()) == {"x": 1, "seed": 3, "epochs": 6}
     m = json.loads((full_dir / "metrics.json").read_text())
     assert m["best_epoch"] == r_full.best_epoch and len(m["history"]) == 6
 
@@ -147,8 +148,10 @@ def test_checkpoints_and_resume(tmp_path):
     t2 = Trainer(fresh, make_task("emotion", ["a", "b", "c"]), TrainerConfig(progress=False))
     t2.load_weights(full_dir / "model.safetensors")
     np.testing.assert_array_equal(t2.predict(va), t_full.predict(va))
-    with pytest.raises(ConfigError, match="written with seed 3"):
-        fit(cut_dir, seed=4, epochs=6)
+    with pytest.raises(ConfigError, match="different configuration"):
+        fit(cut_dir, seed=4, epochs=6)  # the seed is part of the resolved config
+    with pytest.raises(ConfigError, match="different configuration"):
+        fit(cut_dir, seed=3, epochs=7)
 
 
 def test_early_stopping_and_hooks():

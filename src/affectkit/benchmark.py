@@ -153,6 +153,10 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
                             and r.get("feature_signatures") == prep.feature_signatures):
                         runs.append(r)
                         continue
+                if rd.exists():  # a stale or unfinished run of another config: start over
+                    for f in ("last.json", "last.safetensors", "model.safetensors",
+                              "test_metrics.json"):
+                        (rd / f).unlink(missing_ok=True)
                 r = run_fold(prep, fold, seed=seed, run_dir=rd, progress=progress)
                 r["config_sig"] = _cfg_sig(cfg)
                 r["data_signature"] = prep.data_signature

@@ -487,14 +487,31 @@ class Trainer:
         _save_tensors(tensors, self.run_dir / "last.safetensors")
         _write_json({"next_epoch": next_epoch, "best_key": best_key, "best_epoch": best_epoch,
                      "bad_epochs": bad, "history": history, "optimizer": ometa,
-                     "strategy": self.strategy.state(), "seed": self.seed},
+                     "strategy": self.strategy.state(), "seed": self.seed,
+                     "config_hash": self._config_hash()},
                     self.run_dir / "last.json")
+
+    def _config_hash(self) -> str | None:
+        """Hash of the resolved config minus settings that do not change results."""
+        if self.resolved_config is None:
+            return None
+        import hashlib
+
+        c = json.loads(json.dumps(self.resolved_config, default=str))
+        for k in ("progress", "threads", "eval_batch_size"):
+            (c.get("trainer") or {}).pop(k, None)
+        return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
 
     def _load_last(self, opt):
         from safetensors.torch import load_file
 
         assert self.run_dir is not None
         meta = json.loads((self.run_dir / "last.json").read_text())
+        if meta.get("config_hash") != self._config_hash():
+            raise ConfigError(
+                f"{self.run_dir}/last.json belongs to a different configuration; resuming it "
+                "would mix two experiments. Use another run directory or delete that one"
+            )
         if meta.get("seed") != self.seed:
             raise ConfigError(
                 f"{self.run_dir}/last.json was written with seed {meta.get('seed')}, not "
