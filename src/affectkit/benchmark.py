@@ -207,7 +207,7 @@ def _fmt(agg: dict, metric: str) -> str:
     if agg.get("mean") is None:
         return "–"
     pct = metric not in ("mae", "corr", "macro_f1_ml") and not metric.startswith("ccc")
-    scale = 100.0 if pct and metric not in ("micro_f1",) else 1.0
+    scale = 100.0 if pct else 1.0
     one = agg.get("n", 0) <= 1  # a single run has no spread to show
     if metric in ("mae", "corr"):
         return f"{agg['mean']:.3f}" + ("" if one else f" ± {agg['sd']:.3f}")
