@@ -260,7 +260,7 @@ def section_markdown(res: dict, rob: dict, analysis: dict, command: str, out: Pa
         except ValueError:
             rel = out
     lines = [base.rstrip(), ""]
-    notes = out / f"{res['suite']}-notes.md"  # hand-written analysis, kept beside the figures
+    notes_file = out / f"{res['suite']}-notes.md"  # hand-written analysis beside the figures
     a = analysis
     if "best_single" in a:
         bs, bf = a["best_single"], a["best_fusion"]
@@ -341,8 +341,8 @@ def section_markdown(res: dict, rob: dict, analysis: dict, command: str, out: Pa
             if notes:
                 lines += [f"- {x}" for x in notes[:6]] + [""]
             lines += [f"![{proto}]({rel}/robustness-{proto}.png)", ""]
-    if notes.exists():
-        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    if notes_file.exists():
+        lines += [notes_file.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines) + "\n"
 
 
