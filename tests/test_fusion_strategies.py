@@ -130,3 +130,14 @@ def test_corrkd_teacher_from_run_folder_with_placeholders(tmp_path):
     with pytest.raises(ConfigError, match="config.json and model.safetensors"):
         Trainer(create_model("fusion.early", input_dims=DIMS, n_outputs=1, hidden=16),
                 make_task("sentiment"), cfg(epochs=1), strategy=bad).fit(train, valid)
+
+
+def test_strategies_resolve_by_name_from_a_fresh_interpreter():
+    """`affect train` configs name strategies; the lookup must not depend on prior imports."""
+    import subprocess
+    import sys
+
+    code = ("from affectkit.training import make_strategy; "
+            "print(type(make_strategy('random_missing', {})).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip()

@@ -196,6 +196,8 @@ class ModalityDropout(Strategy):
 def make_strategy(name: str | None, args: dict | None = None) -> Strategy:
     if not name:
         return Strategy()
+    import affectkit.strategies  # noqa: F401  (registers random_missing, corrkd)
+
     return STRATEGIES.get(name)(**(args or {}))
 
 
