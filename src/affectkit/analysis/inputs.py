@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from affectkit.data.base import AUDIO_EXTS as AUDIO
+from affectkit.data.base import VIDEO_EXTS as VIDEO
 from affectkit.errors import MediaError
-
-VIDEO = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".flv")
-AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
-IMAGE = (".jpg", ".jpeg", ".png", ".bmp")
+from affectkit.media import IMAGE_EXTS as IMAGE
 TEXT = (".txt",)
 TABLE = (".csv", ".jsonl")
 SUPPORTED = VIDEO + AUDIO + IMAGE + TEXT + TABLE

@@ -23,7 +23,7 @@ from affectkit.types import LabelSpace, Modality, Utterance
 # Any of these is accepted wherever a corpus has audio (the shared copies are .opus).
 AUDIO_EXTS: tuple[str, ...] = (".wav", ".flac", ".opus", ".ogg", ".mp3", ".m4a")
 VIDEO_EXTS: tuple[str, ...] = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".flv")
-IMAGE_EXTS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+from affectkit.media import IMAGE_EXTS  # noqa: E402  (one list: what media.load_image decodes)
 
 CORPORA: Registry[type[Corpus]] = Registry("corpus", "affectkit.data.corpora")
 
