@@ -165,15 +165,18 @@ def test_two_processes_writing_the_same_items(tmp_path):
 def test_ray_engine_equals_local(tmp_path):
     pytest.importorskip("ray")
     utts = _utts(tmp_path / "wav", 6)
-    names = ["audio.logmel", "audio.prosody"]
+    names = ["audio.logmel", "audio.prosody", "text.minilm"]  # NumPy/librosa and PyTorch
     local = extract(utts, names, tmp_path / "local", progress=False)
     ray_rep = extract(utts, names, tmp_path / "ray", engine="ray", workers=2, progress=False,
                       chunk_size=2)
-    assert ray_rep.computed == local.computed == 12 and ray_rep.failed == 0
+    assert ray_rep.computed == local.computed == 18 and ray_rep.failed == 0
     a, b = FeatureStore(tmp_path / "local"), FeatureStore(tmp_path / "ray")
     for n in names:
         for u in utts:
-            np.testing.assert_array_equal(a.get(n, u), b.get(n, u))
+            if n.startswith("text."):  # other batch shapes → float rounding of the matmuls only
+                np.testing.assert_allclose(a.get(n, u), b.get(n, u), atol=1e-5)
+            else:
+                np.testing.assert_array_equal(a.get(n, u), b.get(n, u))
 
 
 def test_process_pool_equals_local(tmp_path):

@@ -223,3 +223,33 @@ def test_zero_epochs_scores_the_model_as_given(tmp_path):
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])
     assert (tmp_path / "model.safetensors").exists()
+
+
+def test_bf16_precision_trains_with_float32_outputs_and_is_validated():
+    data = toy()
+    tr, va = data.take(range(0, 180)), data.take(range(180, 240))
+    torch.manual_seed(0)
+    model = create_model("mlp", input_dims={T: 8, A: 4}, n_outputs=3, hidden=16)
+    cfg = TrainerConfig(epochs=6, batch_size=32, lr=1e-2, patience=0, progress=False,
+                        precision="bf16")
+    trainer = Trainer(model, make_task("emotion", ["a", "b", "c"]), cfg, seed=0)
+    calls = []
+    real = torch.autocast
+
+    def spy(*a, **k):  # the forward passes really run under bf16 autocast
+        calls.append(k.get("dtype"))
+        return real(*a, **k)
+
+    torch_autocast = torch.autocast
+    try:
+        torch.autocast = spy
+        res = trainer.fit(tr, va)
+    finally:
+        torch.autocast = torch_autocast
+    assert calls and set(calls) == {torch.bfloat16}
+    assert res.best_valid["ua"] > 0.8
+    assert trainer.forward_all(va)["logits"].dtype == torch.float32
+    with pytest.raises(ConfigError, match="trainer.precision"):
+        from_dict(ExperimentConfig, {"model": {"name": "mlp"}, "data": {"corpus": "meld"},
+                                     "trainer": {"precision": "fp16"}},
+                  "cfg").validate()

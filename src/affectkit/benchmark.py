@@ -197,6 +197,8 @@ def _cfg_sig(cfg: ExperimentConfig) -> str:
     d = to_dict(cfg)
     d["trainer"].pop("progress", None)  # neither changes the result
     d["trainer"].pop("threads", None)
+    if d["trainer"].get("precision") == "fp32":  # added later; keeps earlier signatures valid
+        d["trainer"].pop("precision")
     for k in ("speaker_norm", "max_train"):  # added later; keeps earlier signatures valid
         if not d["data"].get(k):
             d["data"].pop(k, None)

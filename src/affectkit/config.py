@@ -134,6 +134,9 @@ class TrainerConfig:
         strategy: optional training strategy name (``affectkit.training.STRATEGIES``).
         strategy_args: keyword arguments of the strategy.
         progress: show rich progress bars.
+        precision: ``"fp32"`` (default) or ``"bf16"``: forward passes under bfloat16 autocast
+            (losses and outputs in float32). About 2× faster for transformer fine-tuning on CPUs
+            with native bf16 (AVX512-BF16/AMX); slower elsewhere.
     """
 
     epochs: int = 30
@@ -148,6 +151,12 @@ class TrainerConfig:
     strategy: str | None = None
     strategy_args: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    precision: str = "fp32"
+
+    def validate(self) -> TrainerConfig:
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"trainer.precision must be fp32 or bf16, got {self.precision!r}")
+        return self
 
 
 @dataclass
@@ -166,6 +175,7 @@ class ExperimentConfig:
         from affectkit.types import Modality
 
         self.data.validate()
+        self.trainer.validate()
         for k in self.features:
             try:
                 Modality.parse(k)

@@ -305,6 +305,18 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
 
+    def _forward(self, batch) -> dict[str, torch.Tensor]:
+        """The model on one batch; under bf16 autocast when ``trainer.precision == "bf16"``,
+        with floating outputs returned in float32 (losses and metrics stay exact)."""
+        if getattr(self.cfg, "precision", "fp32") != "bf16":
+            return self.model(batch.inputs, lengths=batch.lengths or None,
+                              masks=batch.masks or None)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = self.model(batch.inputs, lengths=batch.lengths or None,
+                             masks=batch.masks or None)
+        return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+                for k, v in out.items()}
+
     @property
     def is_sklearn(self) -> bool:
         return bool(getattr(self.model, "is_sklearn", False))
@@ -338,7 +350,7 @@ class Trainer:
         bs = self.cfg.eval_batch_size
         for i in range(0, len(data), bs):
             b = data.take(range(i, min(i + bs, len(data))))
-            o = self.model(b.inputs, lengths=b.lengths or None, masks=b.masks or None)
+            o = self._forward(b)
             for k, v in o.items():
                 outs.setdefault(k, []).append(v.detach())
         return {k: torch.cat(v) for k, v in outs.items()}
@@ -427,7 +439,7 @@ class Trainer:
                     for g in opt.param_groups:
                         g["lr"] = g["initial_lr"] * lr_f(self.step)
                     batch = self.strategy.transform_batch(self, train.take(perm[i:i + cfg.batch_size]))
-                    out = model(batch.inputs, lengths=batch.lengths or None, masks=batch.masks or None)
+                    out = self._forward(batch)
                     loss = self.strategy.loss(self, model, batch, out)
                     if not torch.isfinite(loss):
                         raise FloatingPointError(

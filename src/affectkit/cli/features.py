@@ -333,3 +333,53 @@ def fer_parity(
                       highlight=False)
     if output:
         output.write_text(json.dumps(out, indent=2))
+
+
+@bench_app.command("minilm-precision")
+def minilm_precision(
+    n: int = typer.Option(0, help="MELD test sentences (0 = all 2,610)."),
+    output: Path = typer.Option(None, "-o", "--output", help="Also write JSON here."),
+) -> None:
+    """bf16 vs fp32 MiniLM: embedding differences, speed, and the shipped text heads' agreement."""
+    import numpy as np
+
+    from affectkit.data import load_corpus
+    from affectkit.features import get_extractor
+    from affectkit.features.text.minilm import native_bf16
+
+    texts = [u.text for u in load_corpus("meld").utterances
+             if u.split == "test" and u.text]
+    texts = texts[:n] if n else texts
+    emb, speed = {}, {}
+    for prec in ("fp32", "bf16"):
+        ext = get_extractor("text.minilm", precision=prec)
+        ext.process_texts(texts[:32])  # warm-up
+        with _Clock() as clk:
+            emb[prec] = np.stack(ext.process_texts(texts))
+        speed[prec] = len(texts) / clk.wall
+    a, b = emb["fp32"], emb["bf16"]
+    out = {"sentences": len(texts), "native_bf16": native_bf16(),
+           "sentences_per_s_fp32": round(speed["fp32"], 1),
+           "sentences_per_s_bf16": round(speed["bf16"], 1),
+           "max_abs_diff": float(np.abs(a - b).max()),
+           "min_cosine": float((a * b).sum(1).min()), "mean_cosine": float((a * b).sum(1).mean())}
+    from affectkit.analysis.heads import RunModel
+    from affectkit.analysis.predictors import DEFAULTS_DIR as folder
+
+    for head in ("text_emotion", "text_sentiment"):
+        if not (folder / head / "model.safetensors").exists():
+            continue
+        rm = RunModel(folder / head)
+        if head == "text_emotion":
+            pa, pb = rm.emotion_probs(features=list(a)), rm.emotion_probs(features=list(b))
+            out["text_emotion_argmax_agreement"] = float((pa.argmax(1) == pb.argmax(1)).mean())
+            out["text_emotion_max_prob_diff"] = float(np.abs(pa - pb).max())
+        else:
+            sa, sb = rm.scores(features=list(a)), rm.scores(features=list(b))
+            out["text_sentiment_max_abs_diff"] = float(np.abs(sa - sb).max())
+            out["text_sentiment_sign_agreement"] = float((np.sign(sa) == np.sign(sb)).mean())
+    for k, v in out.items():
+        console.print(f"  {k:<34} {v:.4g}" if isinstance(v, float) else f"  {k:<34} {v}",
+                      highlight=False)
+    if output:
+        output.write_text(json.dumps(out, indent=2))

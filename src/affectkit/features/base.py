@@ -118,14 +118,18 @@ class FeatureExtractor:
             out[p.name] = getattr(self, p.name)
         return out
 
+    def signature_params(self) -> dict[str, Any]:
+        """The parameters that identify the output: :meth:`params` less ``runtime_params``.
+        Override when a parameter is resolved at run time (e.g. ``precision="auto"``)."""
+        return {k: v for k, v in self.params().items() if k not in self.runtime_params}
+
     def signature(self) -> str:
         """``"<name>-<12 hex>"``: hash of name, version, parameters (less ``runtime_params``)
         and model version.
 
         Two extractors with equal signatures produce identical features; the cache relies on it.
         """
-        params = json.dumps({k: v for k, v in self.params().items()
-                             if k not in self.runtime_params}, sort_keys=True, default=str)
+        params = json.dumps(self.signature_params(), sort_keys=True, default=str)
         cached = self.__dict__.get("_signature_cache")
         if cached and cached[0] == params:  # model_version may read package metadata: memoise
             return cached[1]
