@@ -223,6 +223,16 @@ entries:
     # a second run reuses the finished fold runs
     res2 = run_suite(load_suite(suite), seeds=2, run_root=tmp_path / "runs", progress=False)
     assert res2["rows"][1]["metrics"]["ua"]["values"] == mlp["metrics"]["ua"]["values"]
+    # the cost summary sums the runs' own timings, also when the table reused them
+    from affectkit.benchmark import cost_summary, write_results
+
+    write_results(res2, tmp_path / "results", "cmd")
+    (tmp_path / "results" / "other.json").write_text('{"rows": []}')  # not a suite: ignored
+    (cost,) = cost_summary(tmp_path / "results")
+    assert cost["suite"] == "tones" and cost["runs"] == 3 + 6 and cost["rows"] == 2
+    assert cost["train_seconds"] == pytest.approx(
+        round(res2["rows"][0]["train_seconds"] + res2["rows"][1]["train_seconds"], 1))
+    assert cost["train_seconds"] >= mlp["train_seconds"] > 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(suite.read_text().replace("metrics:", "metricz:"))
     with pytest.raises(ConfigError, match="unknown key 'metricz'"):

@@ -285,3 +285,29 @@ def update_docs(res: dict, docs: str | Path, command: str = "") -> Path:
 
 def machine_note() -> str:
     return f"{platform.processor() or platform.machine()}"
+
+
+def cost_summary(results_dir: str | Path = "benchmarks/results") -> list[dict]:
+    """Run time of every suite whose JSON is in ``results_dir``, from the per-run timings.
+
+    ``train_seconds`` of a row is the sum of its runs' own timings (training + scoring, taken
+    when each run was computed, even if this table reused it), so it does not depend on how
+    often the suite was re-aggregated. Feature extraction is not included: features are cached
+    once per corpus and shared by every suite (see ``affect bench extract``).
+    """
+    out = []
+    for p in sorted(Path(results_dir).glob("*.json")):
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(d, dict) or "suite" not in d or "rows" not in d:
+            continue  # other benchmark outputs (extract, analyze …)
+        rows = d["rows"]
+        runs = sum(r.get("seeds", 1) * r.get("folds", 1) for r in rows)
+        secs = sum(float(r.get("train_seconds") or 0) for r in rows)
+        out.append({"suite": d["suite"], "rows": len(rows), "runs": runs,
+                    "train_seconds": round(secs, 1), "date": d.get("date"),
+                    "slowest": max(rows, key=lambda r: float(r.get("train_seconds") or 0))["label"]
+                    if rows else None})
+    return out

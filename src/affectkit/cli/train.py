@@ -122,3 +122,35 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
     app.command("benchmark")(benchmark)
     app.add_typer(models_app, name="models", help="The model registry.")
+    _register_bench(app)
+
+
+def bench_cost(
+    results: Path = typer.Option(Path("benchmarks/results"), "--results", help="Suite JSON folder."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run time per benchmark suite (wall seconds summed over its fold × seed runs)."""
+    from affectkit.benchmark import cost_summary
+
+    rows = cost_summary(results)
+    if not rows:
+        raise typer.BadParameter(f"no suite results under {results} (run `affect benchmark SUITE`)")
+    if json_:
+        print_json(rows)
+        return
+    t = Table(title=f"benchmark cost ({results})")
+    for c in ("suite", "rows", "fold × seed runs", "run time", "slowest row"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(r["suite"], str(r["rows"]), str(r["runs"]), f"{r['train_seconds'] / 60:.1f} min",
+                  r["slowest"] or "–")
+    total = sum(r["train_seconds"] for r in rows)
+    t.add_row("all", str(sum(r["rows"] for r in rows)), str(sum(r["runs"] for r in rows)),
+              f"{total / 60:.1f} min", "")
+    console.print(t)
+
+
+def _register_bench(app: typer.Typer) -> None:
+    from affectkit.cli.features import bench_app
+
+    bench_app.command("cost")(bench_cost)
