@@ -308,7 +308,7 @@ class Trainer:
     def _forward(self, batch) -> dict[str, torch.Tensor]:
         """The model on one batch; under bf16 autocast when ``trainer.precision == "bf16"``,
         with floating outputs returned in float32 (losses and metrics stay exact)."""
-        if getattr(self.cfg, "precision", "fp32") != "bf16":
+        if self.cfg.precision != "bf16":
             return self.model(batch.inputs, lengths=batch.lengths or None,
                               masks=batch.masks or None)
         with torch.autocast("cpu", dtype=torch.bfloat16):
