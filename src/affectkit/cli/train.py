@@ -128,6 +128,7 @@ def register(app: typer.Typer) -> None:
 def bench_cost(
     results: Path = typer.Option(Path("benchmarks/results"), "--results", help="Suite JSON folder."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table."),
 ) -> None:
     """Run time per benchmark suite (wall seconds summed over its fold × seed runs)."""
     from affectkit.benchmark import cost_summary
@@ -137,6 +138,15 @@ def bench_cost(
         raise typer.BadParameter(f"no suite results under {results} (run `affect benchmark SUITE`)")
     if json_:
         print_json(rows)
+        return
+    if markdown:
+        total = sum(r["train_seconds"] for r in rows)
+        lines = ["| suite | rows | fold × seed runs | run time | slowest row |", "|---|---|---|---|---|"]
+        lines += [f"| {r['suite']} | {r['rows']} | {r['runs']} | {r['train_seconds'] / 60:.1f} min "
+                  f"| {r['slowest'] or '–'} |" for r in rows]
+        lines.append(f"| **all** | {sum(r['rows'] for r in rows)} | {sum(r['runs'] for r in rows)} "
+                     f"| **{total / 60:.1f} min** ({total / 3600:.2f} h) | |")
+        sys.stdout.write("\n".join(lines) + "\n")
         return
     t = Table(title=f"benchmark cost ({results})")
     for c in ("suite", "rows", "fold × seed runs", "run time", "slowest row"):
