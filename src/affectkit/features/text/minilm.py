@@ -29,6 +29,7 @@ DIM = 384
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@functools.lru_cache(maxsize=1)
 def native_bf16() -> bool:
     """Whether this CPU runs bfloat16 matrix products natively (AVX512-BF16 or AMX tiles)."""
     import torch
@@ -84,7 +85,13 @@ class _MiniLMBase(TextExtractor):
         self.batch_size = batch_size
         self.max_length = max_length
         self.precision = precision
-        self.resolved_precision = resolve_precision(precision)
+        if precision not in PRECISIONS:  # fail at construction, not at the first batch
+            resolve_precision(precision)
+
+    @functools.cached_property
+    def resolved_precision(self) -> str:
+        """``"fp32"`` or ``"bf16"`` (``auto`` resolved on first use: it imports torch)."""
+        return resolve_precision(self.precision)
 
     @property
     def dim(self) -> int:
