@@ -347,7 +347,7 @@ def minilm_precision(
     from affectkit.features import get_extractor
     from affectkit.features.text.minilm import native_bf16
 
-    texts = [u.text for u in load_corpus("meld").utterances
+    texts = [u.text for u in load_corpus("meld", _shared("text/meld")).utterances
              if u.split == "test" and u.text]
     texts = texts[:n] if n else texts
     emb, speed = {}, {}
