@@ -10,7 +10,7 @@ for s in ${PASS1:-mosi meld iemocap emodb ckplus mosei ravdess tess urdu emovo g
   echo "== pass1 $s $(date -u +%H:%M:%S)"
   nice -n 10 $A benchmark "$s" --seeds 3 --skip text.minilm_ft --docs docs/benchmarks.md -q > "$LOG/$s.pass1.log" 2>&1 || echo "   failed: see $LOG/$s.pass1.log"
 done
-for s in ${PASS2:-mosi iemocap meld mosei}; do
+for s in ${PASS2:-mosi iemocap meld mosei goemotions}; do
   echo "== pass2 $s $(date -u +%H:%M:%S)"
   nice -n 10 $A benchmark "$s" --seeds 3 --docs docs/benchmarks.md -q > "$LOG/$s.pass2.log" 2>&1 || echo "   failed: see $LOG/$s.pass2.log"
 done
