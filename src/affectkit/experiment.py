@@ -442,6 +442,18 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)
 
 
+def read_run(run_dir: Path, need: tuple[str, ...] = ()) -> tuple[ExperimentConfig, dict]:
+    """(validated config, data.json) of a run folder written by ``affect train``; a missing
+    file (``config.json``, ``data.json`` or one of ``need``) is one clear error."""
+    for f in ("config.json", "data.json", *need):
+        if not (run_dir / f).exists():
+            raise ConfigError(f"{run_dir}: {f} missing; pass a run folder written by "
+                              "`affect train` (…/<name>/seed<k>/<fold>)")
+    raw = json.loads((run_dir / "config.json").read_text())
+    cfg = from_dict(ExperimentConfig, raw, f"{run_dir}/config.json").validate()
+    return cfg, json.loads((run_dir / "data.json").read_text())
+
+
 def evaluate_run(run_dir: str | Path, split: str = "test") -> dict:
     """Reload ``run_dir`` (config.json, model.safetensors, task.json, data.json) and score the
     ``split`` part of its fold. scikit-learn baselines are refitted from the config (their
@@ -451,13 +463,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test") -> dict:
     from affectkit.training import Trainer
 
     run_dir = Path(run_dir)
-    for f in ("config.json", "data.json"):
-        if not (run_dir / f).exists():
-            raise ConfigError(f"{run_dir}: {f} missing; is this a run folder written by "
-                              "`affect train`?")
-    raw = json.loads((run_dir / "config.json").read_text())
-    cfg = from_dict(ExperimentConfig, raw, f"{run_dir}/config.json").validate()
-    dj = json.loads((run_dir / "data.json").read_text())
+    cfg, dj = read_run(run_dir)
     if split not in ("train", "valid", "test"):
         raise ConfigError(f"--split {split!r}; allowed: train, valid, test")
     prep = prepare(cfg, progress=False)
@@ -467,14 +473,14 @@ def evaluate_run(run_dir: str | Path, split: str = "test") -> dict:
     fold = Fold(dj["fold"], dj["train"], dj["valid"], dj["test"])
     model_cls = prep.model_cls
     if getattr(model_cls, "is_sklearn", False):
-        out = run_fold(prep, fold, seed=raw["seed"], run_dir=None, progress=False)
+        out = run_fold(prep, fold, seed=cfg.seed, run_dir=None, progress=False)
         return {"split": split, "refit": True, **(out["test"] if split == "test" else out["valid"])}
     task = make_task(cfg.task.kind, prep.data.labels, key_metric=cfg.task.key_metric)
     task.load_state(json.loads((run_dir / "task.json").read_text()))
     model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
                          **_model_args(prep, cfg))
     cfg.trainer.progress = False
-    trainer = Trainer(model, task, cfg.trainer, seed=raw["seed"])
+    trainer = Trainer(model, task, cfg.trainer, seed=cfg.seed)
     trainer.load_weights(run_dir / "model.safetensors")
     ids = getattr(fold, split)
     data = build_tensors(ids, prep.feats, prep.kinds, prep.data.target_array(ids, cfg.task.kind))

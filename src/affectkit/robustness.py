@@ -127,21 +127,14 @@ class LoadedRun:
 
 def load_run(run_dir: str | Path, *, prep=None, split: str = "test") -> LoadedRun:
     """Reload a run folder of ``affect train`` (pass ``prep`` to reuse loaded features)."""
-    from affectkit.config import ExperimentConfig, from_dict
     from affectkit.data.splits import Fold
-    from affectkit.experiment import prepare
+    from affectkit.experiment import prepare, read_run
     from affectkit.models import create_model
     from affectkit.tasks import make_task
     from affectkit.training import Strategy, Trainer
 
     run_dir = Path(run_dir)
-    for f in ("config.json", "data.json", "model.safetensors", "task.json"):
-        if not (run_dir / f).exists():
-            raise ConfigError(f"{run_dir}: {f} missing; pass a run folder written by `affect train` "
-                              "(…/<name>/seed<k>/<fold>)")
-    raw = json.loads((run_dir / "config.json").read_text())
-    cfg = from_dict(ExperimentConfig, raw, f"{run_dir}/config.json").validate()
-    dj = json.loads((run_dir / "data.json").read_text())
+    cfg, dj = read_run(run_dir, ("model.safetensors", "task.json"))
     if prep is None:
         prep = prepare(cfg, progress=False)
     else:
@@ -155,7 +148,7 @@ def load_run(run_dir: str | Path, *, prep=None, split: str = "test") -> LoadedRu
     model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
                          **cfg.model.args)
     cfg.trainer.progress = False
-    trainer = Trainer(model, task, cfg.trainer, seed=raw.get("seed", 0), strategy=Strategy())
+    trainer = Trainer(model, task, cfg.trainer, seed=cfg.seed, strategy=Strategy())
     trainer.load_weights(run_dir / "model.safetensors")
     return LoadedRun(run_dir, cfg, prep, fold, task, trainer, split)
 
