@@ -1,0 +1,152 @@
+"""face-api.js port: conversion, parity with an independent NumPy graph, detection, extractor."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+
+TARBALL = os.environ.get("AFFECTKIT_FACEAPI_TGZ", "")
+
+
+def _tarball() -> Path:
+    if not TARBALL or not Path(TARBALL).is_file():
+        pytest.skip("set AFFECTKIT_FACEAPI_TGZ to the `npm pack @vladmandic/face-api` tarball")
+    return Path(TARBALL)
+
+
+def _ckplus_faces(n_per: int = 2) -> tuple[np.ndarray, list[str]]:
+    import cv2
+
+    root = shared_path("face/ckplus48")
+    imgs, labels = [], []
+    for emo in ("happy", "surprise", "anger", "sadness"):
+        for f in sorted((root / emo).glob("*.png"))[:n_per]:
+            g = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+            imgs.append(cv2.resize(cv2.cvtColor(g, cv2.COLOR_GRAY2RGB), (112, 112)))
+            labels.append(emo)
+    return np.stack(imgs).astype(np.float32), labels
+
+
+# -- conversion ------------------------------------------------------------------------------
+def test_decode_manifest_dequantises_uint8_float16_and_float32_over_two_shards():
+    from affectkit.backbones.faceapi_convert import decode_manifest, dequantize
+
+    q = np.array([0, 1, 255, 7], np.uint8)
+    f16 = np.array([1.5, -2.25], np.float16)
+    f32 = np.array([[3.0, 4.0, 5.0]], np.float32)
+    blob = q.tobytes() + f16.tobytes() + f32.tobytes()
+    manifest = [{"paths": ["a.bin", "b.bin"], "weights": [
+        {"name": "q", "shape": [2, 2], "dtype": "float32",
+         "quantization": {"dtype": "uint8", "scale": 0.5, "min": -1.0}},
+        {"name": "h", "shape": [2], "dtype": "float32", "quantization": {"dtype": "float16"}},
+        {"name": "f", "shape": [1, 3], "dtype": "float32"},
+    ]}]
+    codes, meta = decode_manifest(manifest, {"a.bin": blob[:5], "b.bin": blob[5:]})
+    assert codes["q"].dtype == np.uint8 and codes["q"].shape == (2, 2)
+    np.testing.assert_allclose(dequantize(codes["q"], meta["q"]), [[-1.0, -0.5], [126.5, 2.5]])
+    np.testing.assert_allclose(dequantize(codes["h"], meta["h"]), [1.5, -2.25])
+    np.testing.assert_array_equal(dequantize(codes["f"], meta["f"]), f32)
+
+
+def test_decode_manifest_rejects_short_shards_and_missing_files():
+    from affectkit.backbones.faceapi_convert import decode_manifest
+    from affectkit.errors import ConfigError
+
+    man = [{"paths": ["a.bin"], "weights": [{"name": "w", "shape": [4], "dtype": "float32"}]}]
+    with pytest.raises(ConfigError, match="shards end inside tensor 'w'"):
+        decode_manifest(man, {"a.bin": b"\0" * 8})
+    with pytest.raises(ConfigError, match="'a.bin'.*missing"):
+        decode_manifest(man, {})
+
+
+def test_convert_names_a_missing_tarball(tmp_path):
+    from affectkit.backbones.faceapi_convert import main
+
+    assert main(["--tarball", str(tmp_path / "nope.tgz"), "--out", str(tmp_path)]) == 2
+
+
+def test_shipped_weights_are_small_licensed_and_equal_the_conversion(tmp_path):
+    from safetensors.numpy import load_file
+
+    from affectkit.backbones.faceapi_convert import OUT_DIR, convert
+
+    total = sum(p.stat().st_size for p in OUT_DIR.glob("*.safetensors"))
+    assert 0 < total < 3_000_000
+    assert "MIT" in (OUT_DIR / "LICENSE-face-api.txt").read_text()
+    assert "face-api.js" in (OUT_DIR / "README.md").read_text()
+    convert(_tarball(), tmp_path)
+    for st in OUT_DIR.glob("*.safetensors"):
+        a, b = load_file(str(st)), load_file(str(tmp_path / st.name))
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        assert json.loads((tmp_path / (st.stem + ".json")).read_text())["tensors"] == \
+            json.loads((OUT_DIR / (st.stem + ".json")).read_text())["tensors"]
+
+
+def test_reference_reads_the_tarball_like_the_shipped_files():
+    from affectkit.backbones import _faceapi_ref as ref
+    from affectkit.backbones.faceapi import WEIGHTS_DIR
+
+    tgz = _tarball()
+    for stem in ("face_expression_model", "tiny_face_detector_model"):
+        a = ref.weights_from_tarball(tgz, stem)
+        b = ref.weights_from_shipped(WEIGHTS_DIR, stem)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# -- parity ----------------------------------------------------------------------------------
+def test_expression_classes_are_the_canonical_order():
+    from affectkit.backbones.faceapi import EXPRESSIONS
+    from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+    assert EXPRESSIONS == CANONICAL_EMOTIONS
+
+
+@pytest.mark.parametrize("model,stem,tiny", [
+    ("expression", "face_expression_model", False),
+    ("landmarks", "face_landmark_68_model", False),
+    ("landmarks_tiny", "face_landmark_68_tiny_model", True),
+])
+def test_processor_port_matches_numpy_reference_on_real_faces(model, stem, tiny):
+    import torch
+
+    from affectkit.backbones import _faceapi_ref as ref
+    from affectkit.backbones import faceapi as fa
+
+    imgs, labels = _ckplus_faces(1)
+    with torch.no_grad():
+        out, emb = fa.load(model)(fa.to_tensor(imgs))
+    r_out, r_emb = ref.face_processor(ref.weights_from_shipped(fa.WEIGHTS_DIR, stem), imgs, tiny)
+    scale = np.abs(r_out).max()
+    assert np.abs(out.numpy() - r_out).max() < 1e-5 * max(1.0, scale)
+    assert np.abs(emb.numpy() - r_emb).max() < 1e-5
+    assert emb.shape[1] == (128 if tiny else 256)
+    if model == "expression":  # a sanity check of the classes, not a benchmark
+        pred = [fa.EXPRESSIONS[i] for i in out.numpy().argmax(1)]
+        assert pred[labels.index("happy")] == "happy"
+        assert pred[labels.index("surprise")] == "surprised"
+
+
+def test_detector_port_matches_numpy_reference_on_a_non_square_input():
+    import cv2
+    import torch
+
+    from affectkit.backbones import _faceapi_ref as ref
+    from affectkit.backbones import faceapi as fa
+
+    f = sorted((shared_path("face/ckplus48") / "happy").glob("*.png"))[0]
+    face = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB)
+    img = np.full((96, 160, 3), 90, np.float32)
+    img[20:84, 40:104] = cv2.resize(face, (64, 64))
+    with torch.no_grad():
+        out = fa.load("detector")(fa.to_tensor(img[None])).numpy()
+    r = ref.tiny_face_detector(ref.weights_from_shipped(fa.WEIGHTS_DIR, "tiny_face_detector_model"),
+                               img[None])
+    r = r.reshape(1, 3, 5, 5, 5).transpose(0, 3, 4, 1, 2)  # NHWC (anchor, field) → port layout
+    assert out.shape == (1, 5, 5, 3, 5)
+    assert np.abs(out - r).max() < 1e-4
