@@ -150,3 +150,120 @@ def test_detector_port_matches_numpy_reference_on_a_non_square_input():
     r = r.reshape(1, 3, 5, 5, 5).transpose(0, 3, 4, 1, 2)  # NHWC (anchor, field) → port layout
     assert out.shape == (1, 5, 5, 3, 5)
     assert np.abs(out - r).max() < 1e-4
+
+
+# -- detection ---------------------------------------------------------------------------------
+def _mosi_frame(i: int) -> np.ndarray:
+    from affectkit.media import iter_frames
+
+    vids = sorted(shared_path("multimodal/mosi400/video").glob("*.mp4"))
+    # different speakers: the file stem before the last "_" is the video
+    by_video: dict[str, Path] = {}
+    for v in vids:
+        by_video.setdefault(v.stem.rsplit("_", 1)[0], v)
+    v = sorted(by_video.values())[i]
+    return next(iter(iter_frames(v, fps=1.0, start=1.0))).image
+
+
+def _two_faces() -> np.ndarray:
+    import cv2
+
+    a, b = (cv2.resize(_mosi_frame(i), (320, 180)) for i in (0, 3))
+    frame = np.full((360, 640, 3), 60, np.uint8)
+    frame[90:270] = np.hstack([a, b])
+    return frame
+
+
+def test_detector_finds_both_speakers_with_plausible_landmarks():
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    frame = _two_faces()
+    faces = FaceApiDetector().detect(frame)
+    assert len(faces) >= 2
+    xs = sorted(f.center[0] for f in faces[:2])
+    assert xs[0] < 320 < xs[1]
+    for f in faces[:2]:
+        p = f.landmarks
+        assert p.shape == (68, 2)
+        eyes_y, mouth_y = p[36:48, 1].mean(), p[48:68, 1].mean()
+        assert eyes_y < mouth_y  # upright faces: eyes above the mouth
+        assert f.box[0] - 5 <= p[:, 0].mean() <= f.box[2] + 5
+        assert 0.0 <= f.mouth_open < 1.0
+        assert abs(f.eye_angle) < 25
+
+
+def test_detector_handles_grey_rgba_16bit_float_and_rejects_bad_shapes():
+    from affectkit.errors import FeatureError
+    from affectkit.features.vision.detect import FaceApiDetector, to_rgb8
+
+    frame = _two_faces()
+    grey = frame.mean(2).astype(np.uint8)
+    rgba = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    det = FaceApiDetector()
+    n = len(det.detect(frame, with_landmarks=False))
+    for img in (grey, grey[:, :, None], rgba, frame.astype(np.uint16) * 257,
+                frame.astype(np.float32) / 255):
+        assert to_rgb8(img).shape == (360, 640, 3) and to_rgb8(img).dtype == np.uint8
+        assert abs(len(det.detect(img, with_landmarks=False)) - n) <= 1
+    assert det.detect(np.zeros((360, 640, 3), np.uint8)) == []  # dark frame: no face, no error
+    with pytest.raises(FeatureError, match="shape"):
+        to_rgb8(np.zeros((4, 4, 2), np.uint8))
+
+
+def test_rotation_passes_find_a_tilted_face_the_upright_pass_scores_lower():
+    import cv2
+
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    img = cv2.resize(_mosi_frame(0), (320, 180))
+    canvas = np.full((360, 640, 3), 60, np.uint8)
+    canvas[90:270, 160:480] = img
+    m = cv2.getRotationMatrix2D((320, 180), 35, 1.0)
+    tilted = cv2.warpAffine(canvas, m, (640, 360), borderValue=(60, 60, 60))
+    up = FaceApiDetector(score_threshold=0.05, coarse_side=None).detect(tilted, with_landmarks=False)
+    rot = FaceApiDetector(score_threshold=0.05, coarse_side=None, rotations=(-30.0, 30.0)).detect(
+        tilted, with_landmarks=False)
+    assert rot and max(f.score for f in rot) > max([f.score for f in up], default=0.0)
+
+
+def test_bench_scoring_counts_hits_small_faces_duplicates_and_false_positives():
+    from affectkit.evaluation.faces_bench import Scene, score
+
+    sc = Scene(np.zeros((360, 640, 3), np.uint8), faces=[(100, 100, 80), (300, 100, 35)],
+               angles=[0.0, 10.0], ignore=[(500, 0, 640, 200)])
+    dets = [[(62, 60, 138, 140), (70, 70, 130, 130),  # hit + duplicate on the same face
+             (400, 250, 450, 300),                   # phantom
+             (520, 20, 600, 100)]]                   # inside the ignore region
+    r = score([sc], dets)
+    assert r["recall_ge40"] == 1.0 and r["recall_30_40"] == 0.0
+    assert r["fp_per_frame"] == 1.0
+    r2 = score([sc], [[(v * 2 for v in d) for d in dets[0]]], scale=2.0)
+    assert r2["recall_ge40"] == 1.0
+
+
+# -- extractor ---------------------------------------------------------------------------------
+def test_faceapi_extractor_on_crops_and_video(tmp_path):
+    from _media_fixtures import write_video
+
+    from affectkit.errors import FeatureError
+    from affectkit.features import get_extractor
+
+    imgs, labels = _ckplus_faces(1)
+    ext = get_extractor("vision.faceapi")
+    import cv2
+
+    crop48 = cv2.resize(imgs[labels.index("happy")].astype(np.uint8), (48, 48))[:, :, 0]
+    one = ext.process_signal(crop48)  # a 48×48 grey crop is taken as the face
+    assert one.shape == (790,) and one[-1] == 1.0
+    assert int(np.argmax(one[:7])) == 1  # happy
+    assert get_extractor("vision.faceapi", detector="haar").signature() != ext.signature()
+
+    frame = _two_faces()
+    blank = np.full_like(frame, 60)
+    video = write_video(tmp_path / "f.mp4", [frame] * 10 + [blank] * 10, fps=10, size=(640, 360))
+    frames = get_extractor("vision.faceapi_frames", fps=5).process_file(video)
+    assert frames.shape == (10, 264)
+    assert frames[:5, 0].all() and not frames[5:, 0].any()
+    np.testing.assert_allclose(frames[:5, 1:8].sum(1), 1, atol=1e-5)
+    with pytest.raises(FeatureError, match="no face"):
+        ext.process_file(write_video(tmp_path / "b.mp4", [blank] * 5, fps=5, size=(640, 360)))

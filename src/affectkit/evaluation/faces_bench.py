@@ -1,0 +1,333 @@
+"""Face-detection benchmark on synthetic scenes (``affect bench faces``).
+
+Protocol (fixed seed, deterministic):
+
+* **Backgrounds**: frames of ``multimodal/mosi400`` videos (one frame per video, 1 s in, every
+  video in turn), resized to 640×360 and 1280×720. These frames contain their own speaker;
+  both detectors are first run on the clean background (at their most sensitive settings) and
+  whatever either finds is an *ignore region*: no face is pasted over it and detections
+  centred in it count neither as hits nor as false positives.
+* **Faces**: grey 48×48 crops from ``face/ckplus48`` and ``face/fer2013/test`` (all
+  emotions), resized to a side drawn log-uniformly from 30–200 px (frame pixels at 640×360;
+  doubled for 1280×720 so the two sizes show the same scenes), rotated uniformly in ±30°,
+  pasted with a feathered elliptical mask; 1 face + 0–3 further ("distractor") faces per scene,
+  non-overlapping.
+* **Scoring**: a detection hits a pasted face when its centre lies inside the face's square
+  and its side is within ×0.5–×2 of it (one detection per face). Recall over faces ≥ 40 px
+  (the goal: ≥ 95 %), separately for 30–40 px; false positives per frame = detections that
+  hit no face and are not centred in an ignore region.
+* **Speed**: ms per frame for detection alone and for the full per-frame pipeline (detect +
+  landmarks + expression net on every face) of each detector, in the same process, one torch
+  thread. On the shared 2-core development box other jobs run too: compare the ratio.
+* **mosi400 coverage**: share of frames sampled at 2 fps from the first ``mosi_clips`` clips
+  with at least one face found (the speaker is the only person in these videos).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectkit.errors import DataError
+
+
+@dataclass
+class Scene:
+    image: np.ndarray  # (H, W, 3) RGB uint8
+    faces: list[tuple[float, float, float]]  # cx, cy, side
+    angles: list[float]
+    ignore: list[tuple[float, float, float, float]]  # boxes x0 y0 x1 y1
+
+
+def _shared(rel: str) -> Path:
+    from affectkit.data.base import shared_data_root
+
+    root = shared_data_root()
+    if root is None or not (root / rel).exists():
+        raise DataError(f"affect bench faces needs ../shared/data/{rel} (not found); point "
+                        "AFFECTKIT_SHARED_DATA at the shared data folder")
+    return root / rel
+
+
+def face_pool(limit: int = 600, seed: int = 0) -> list[np.ndarray]:
+    """Grey 48×48 face crops from CK+48 and FER2013 test (drawn evenly over emotions)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    files: list[Path] = []
+    for rel in ("face/ckplus48", "face/fer2013/test"):
+        for d in sorted(_shared(rel).iterdir()):
+            fs = sorted(d.glob("*.png")) + sorted(d.glob("*.jpg"))
+            take = rng.permutation(len(fs))[: limit // 14]
+            files += [fs[i] for i in take]
+    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+
+
+def backgrounds(n: int, seed: int = 0) -> list[np.ndarray]:
+    from affectkit.media import iter_frames
+
+    vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.permutation(len(vids))[:n]:
+        for f in iter_frames(vids[i], fps=1.0, start=1.0, end=2.0):
+            out.append(f.image)
+            break
+    return out
+
+
+def _paste(bg: np.ndarray, face: np.ndarray, cx: float, cy: float, side: int, angle: float
+           ) -> None:
+    import cv2
+
+    f = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    f = np.repeat(f[:, :, None], 3, axis=2)
+    # the whole crop with a feathered border (a hard square edge is an easy cue)
+    mask = np.zeros((side, side), np.float32)
+    e = max(1, side // 16)
+    mask[e:-e, e:-e] = 1.0
+    k = max(3, side // 8 * 2 + 1)
+    mask = cv2.GaussianBlur(mask, (k, k), 0)
+    big = int(np.ceil(side * 1.5))
+    m = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
+    m[0, 2] += big / 2 - side / 2
+    m[1, 2] += big / 2 - side / 2
+    fr = cv2.warpAffine(f, m, (big, big), flags=cv2.INTER_LINEAR)
+    mr = cv2.warpAffine(mask, m, (big, big), flags=cv2.INTER_LINEAR)
+    x0, y0 = int(round(cx - big / 2)), int(round(cy - big / 2))
+    h, w = bg.shape[:2]
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    ex, ey = min(big, w - x0), min(big, h - y0)
+    if ex <= sx0 or ey <= sy0:
+        return
+    region = bg[y0 + sy0: y0 + ey, x0 + sx0: x0 + ex].astype(np.float32)
+    a = mr[sy0:ey, sx0:ex, None]
+    region = region * (1 - a) + fr[sy0:ey, sx0:ex].astype(np.float32) * a
+    bg[y0 + sy0: y0 + ey, x0 + sx0: x0 + ex] = region.astype(np.uint8)
+
+
+def _overlaps(box, boxes, pad: float = 4.0) -> bool:
+    return any(box[0] < b[2] + pad and b[0] < box[2] + pad and box[1] < b[3] + pad
+               and b[1] < box[3] + pad for b in boxes)
+
+
+def make_scenes(n: int, *, seed: int = 0, ignore_fn=None) -> list[Scene]:
+    """``n`` 640×360 scenes (faces in 640-px coordinates)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    faces = face_pool(seed=seed)
+    bgs = backgrounds(max(1, min(n, 400)), seed=seed)
+    scenes = []
+    for i in range(n):
+        bg = cv2.resize(bgs[i % len(bgs)], (640, 360), interpolation=cv2.INTER_AREA)
+        ignore = list(ignore_fn(bg)) if ignore_fn else []
+        placed: list[tuple[float, float, float]] = []
+        angles: list[float] = []
+        boxes = list(ignore)
+        for _ in range(1 + int(rng.integers(0, 4))):
+            for _try in range(30):
+                side = int(round(np.exp(rng.uniform(np.log(30), np.log(200)))))
+                r = side * 0.75  # rotated square's half extent
+                if 2 * r > 360:
+                    continue
+                cx, cy = rng.uniform(r, 640 - r), rng.uniform(r, 360 - r)
+                box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+                if not _overlaps(box, boxes, pad=side * 0.25):
+                    angle = float(rng.uniform(-30, 30))
+                    _paste(bg, faces[int(rng.integers(len(faces)))], cx, cy, side, angle)
+                    placed.append((cx, cy, side))
+                    angles.append(angle)
+                    boxes.append(box)
+                    break
+        scenes.append(Scene(bg, placed, angles, ignore))
+    return scenes
+
+
+def score(scenes: list[Scene], detections: list[list[tuple[float, float, float, float]]],
+          scale: float = 1.0) -> dict:
+    """Recall for faces ≥ 40 px and 30–40 px, false positives per frame (640-px units)."""
+    hit_big = n_big = hit_small = n_small = fp = 0
+    per_face: list[tuple[float, float, bool]] = []
+    for sc, dets in zip(scenes, detections):
+        dets = [tuple(v / scale for v in d) for d in dets]
+        used = set()
+        for fi, (cx, cy, side) in enumerate(sc.faces):
+            found = False
+            for j, d in enumerate(dets):
+                dcx, dcy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+                dside = max(d[2] - d[0], d[3] - d[1])
+                if (j not in used and abs(dcx - cx) <= side / 2 and abs(dcy - cy) <= side / 2
+                        and 0.5 * side <= dside <= 2.0 * side):
+                    used.add(j)
+                    found = True
+                    break
+            per_face.append((side, sc.angles[fi], found))
+            if side >= 40:
+                n_big += 1
+                hit_big += found
+            else:
+                n_small += 1
+                hit_small += found
+        for j, d in enumerate(dets):
+            if j in used:
+                continue
+            dcx, dcy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+            if any(b[0] <= dcx <= b[2] and b[1] <= dcy <= b[3] for b in sc.ignore):
+                continue
+            if any(abs(dcx - cx) <= s / 2 and abs(dcy - cy) <= s / 2 for cx, cy, s in sc.faces):
+                continue  # a second box on a found face is a duplicate, not a phantom face
+            fp += 1
+    return {"recall_ge40": hit_big / max(n_big, 1), "faces_ge40": n_big,
+            "recall_30_40": hit_small / max(n_small, 1), "faces_30_40": n_small,
+            "fp_per_frame": fp / max(len(scenes), 1), "per_face": per_face}
+
+
+# -- detectors under test ------------------------------------------------------------------
+def _haar(detect_side: int):
+    from affectkit.features.vision.faces import FaceDetector, to_gray
+
+    d = FaceDetector(detect_side=detect_side)
+    return lambda img: [(b.x, b.y, b.x + b.w, b.y + b.h) for b in d.detect(to_gray(img))]
+
+
+def _faceapi(detect_side: int, rotations: tuple[float, ...] = (), threshold: float = 0.4):
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    d = FaceApiDetector(detect_side=detect_side, score_threshold=threshold, rotations=rotations)
+    return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
+
+
+def _ignore_fn():
+    """Union of both detectors at their most sensitive settings on the clean background."""
+    from affectkit.features.vision.detect import FaceApiDetector
+    from affectkit.features.vision.faces import FaceDetector, to_gray
+
+    fa = FaceApiDetector(detect_side=800, score_threshold=0.25, rotations=(-25.0, 25.0))
+    haar = FaceDetector(detect_side=1280, min_face=20, min_neighbors=3)
+
+    def fn(bg):
+        boxes = [f.box for f in fa.detect(bg, with_landmarks=False)]
+        boxes += [(b.x, b.y, b.x + b.w, b.y + b.h) for b in haar.detect(to_gray(bg))]
+        return boxes
+
+    return fn
+
+
+def _pipelines():
+    """Full per-frame pipelines (largest face → expression), Haar+FER beside face-api."""
+    from affectkit.features.vision import faceapi as fx
+    from affectkit.features.vision import fer
+    from affectkit.features.vision.detect import FaceApiDetector, aligned_crop
+    from affectkit.features.vision.faces import FaceDetector, crop, to_gray
+
+    haar = FaceDetector(detect_side=320)
+    det = FaceApiDetector(detect_side=640, score_threshold=0.4)
+
+    def haar_fer(img):
+        g = to_gray(img)
+        b = haar.largest(g)
+        if b is not None:
+            fer.classify(crop(g, b, size=fer.INPUT)[None])
+        return b is not None
+
+    def faceapi(img):
+        faces = det.detect(img)
+        if faces:
+            f = max(faces, key=lambda f: f.width * f.height)
+            fx.classify(aligned_crop(img, f)[None])
+        return bool(faces)
+
+    return {"haar320 + FER mini-Xception (current)": haar_fer,
+            "face-api tiny 640 + landmarks + FaceExpressionNet": faceapi}
+
+
+def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True
+        ) -> dict:
+    import cv2
+    import torch
+
+    from affectkit.media import iter_frames
+
+    torch.set_num_threads(1)
+    from rich.progress import Progress
+
+    detectors = {
+        "haar (320 px, current default)": _haar(320),
+        "haar (640 px)": _haar(640),
+        "face-api tiny (640 px)": _faceapi(640),
+        "face-api tiny (640 px, +/-25 deg passes)": _faceapi(640, (-25.0, 25.0)),
+        "face-api tiny (800 px, +/-25 deg passes)": _faceapi(800, (-25.0, 25.0)),
+    }
+    rows: list[dict] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        t = bar.add_task("scenes", total=n_scenes)
+        scenes = make_scenes(n_scenes, seed=seed, ignore_fn=_ignore_fn())
+        bar.update(t, completed=n_scenes)
+        for res_name, k in (("640x360", 1.0), ("1280x720", 2.0)):
+            imgs = [s.image if k == 1.0 else cv2.resize(s.image, (1280, 720),
+                                                       interpolation=cv2.INTER_LINEAR)
+                    for s in scenes]
+            for name, fn in detectors.items():
+                t = bar.add_task(f"{res_name} {name}", total=len(imgs))
+                dets, t0 = [], time.perf_counter()
+                for img in imgs:
+                    dets.append(fn(img))
+                    bar.advance(t)
+                ms = (time.perf_counter() - t0) / len(imgs) * 1000
+                sc = score(scenes, dets, scale=k)
+                sc.pop("per_face")
+                rows.append({"table": "synthetic", "resolution": res_name, "detector": name,
+                             **sc, "ms_per_frame": ms})
+        # full pipelines, same process, same frames: speed at 360p / 720p
+        for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))):
+            imgs = [cv2.resize(s.image, size) for s in scenes[:60]]
+            for name, fn in _pipelines().items():
+                fn(imgs[0])
+                t0 = time.perf_counter()
+                found = [fn(img) for img in imgs]
+                dt = (time.perf_counter() - t0) / len(imgs)
+                rows.append({"table": "speed", "resolution": res_name, "pipeline": name,
+                             "ms_per_frame": dt * 1000, "frames_per_s": 1.0 / dt,
+                             "frames_with_face": float(np.mean(found))})
+        # mosi400: share of sampled frames with a face (the speaker is the only person)
+        vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
+        rng = np.random.default_rng(seed)
+        vids = [vids[i] for i in sorted(rng.permutation(len(vids))[:mosi_clips])]
+        frames = []
+        t = bar.add_task("mosi400 frames", total=len(vids))
+        for v in vids:
+            frames += [f.image for f in iter_frames(v, fps=2.0)]
+            bar.advance(t)
+        for name in ("haar (320 px, current default)", "face-api tiny (640 px)"):
+            fn = detectors[name]
+            found = [bool(fn(f)) for f in frames]
+            rows.append({"table": "mosi400", "detector": name, "clips": len(vids),
+                         "frames": len(frames), "frames_with_face": float(np.mean(found))})
+    return {"protocol": __doc__.split("\n\n", 1)[1].strip(), "rows": rows,
+            "n_scenes": n_scenes, "seed": seed, "markdown": markdown(rows)}
+
+
+def markdown(rows: list[dict]) -> str:
+    out = ["| resolution | detector | recall ≥40 px | recall 30–40 px | FP / frame | ms / frame |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["table"] == "synthetic":
+            out.append(f"| {r['resolution']} | {r['detector']} | {r['recall_ge40']:.3f} "
+                       f"({r['faces_ge40']}) | {r['recall_30_40']:.3f} ({r['faces_30_40']}) | "
+                       f"{r['fp_per_frame']:.3f} | {r['ms_per_frame']:.0f} |")
+    out += ["", "| resolution | pipeline (detect → largest face → expression) | ms / frame | "
+            "frames / s | frames with a face |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["table"] == "speed":
+            out.append(f"| {r['resolution']} | {r['pipeline']} | {r['ms_per_frame']:.1f} | "
+                       f"{r['frames_per_s']:.1f} | {r['frames_with_face']:.2f} |")
+    out += ["", "| mosi400 (2 fps) | clips | frames | frames with a face |", "|---|---|---|---|"]
+    for r in rows:
+        if r["table"] == "mosi400":
+            out.append(f"| {r['detector']} | {r['clips']} | {r['frames']} | "
+                       f"{r['frames_with_face']:.3f} |")
+    return "\n".join(out)

@@ -1,0 +1,264 @@
+"""Multi-face detection with landmarks: the face-api.js Tiny Face Detector + 68-point net.
+
+:class:`FaceApiDetector` finds every face in a frame (several per frame), adds 68 landmarks
+(FaceLandmark68TinyNet by default) and gives eye-aligned 112×112 RGB crops for the expression
+net. The frame is scaled so that its longer side is ``detect_side`` pixels (default 640: a
+40-px face in a 640-px frame stays 40 px; upscaling is allowed) and letter-boxed to multiples of
+32 — the detector is fully convolutional, so a 640×360 frame costs a 640×384 pass, not
+640×640. The Haar cascade of :mod:`~affectkit.features.vision.faces` stays available as the
+fallback (``detector="haar"`` in the extractors). Numbers: ``affect bench faces``, docs/faces.md.
+
+Input images may be grey (H, W) / (H, W, 1), RGB, RGBA, 8- or 16-bit, or float in [0, 1];
+:func:`to_rgb8` normalises them and names the shape it cannot use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from affectkit.errors import ConfigError, FeatureError
+
+# 68-point layout (iBUG / dlib): jaw 0-16, brows 17-26, nose 27-35, eyes 36-41 / 42-47,
+# outer lips 48-59, inner lips 60-67.
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+
+
+@dataclass
+class Face:
+    """One detected face, in pixel coordinates of the frame it was found in."""
+
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    score: float
+    landmarks: np.ndarray | None = field(default=None, repr=False)  # (68, 2) x, y
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+
+    @property
+    def eye_angle(self) -> float:
+        """Roll in degrees (positive: the face's right-hand eye, image-left, is higher)."""
+        if self.landmarks is None:
+            return 0.0
+        le, re_ = self.landmarks[LEFT_EYE].mean(0), self.landmarks[RIGHT_EYE].mean(0)
+        return float(np.degrees(np.arctan2(re_[1] - le[1], re_[0] - le[0])))
+
+    @property
+    def mouth_open(self) -> float:
+        """Inner-lip gap over mouth width (0 closed, ~0.5 wide open); NaN without landmarks."""
+        if self.landmarks is None:
+            return float("nan")
+        p = self.landmarks
+        gap = np.mean([np.linalg.norm(p[61] - p[67]), np.linalg.norm(p[62] - p[66]),
+                       np.linalg.norm(p[63] - p[65])])
+        width = np.linalg.norm(p[48] - p[54])
+        return float(gap / max(width, 1e-6))
+
+
+def to_rgb8(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from grey / RGB / RGBA images of uint8, uint16 or float [0, 1]."""
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
+        raise FeatureError(f"expected an image (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    if a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)
+    elif a.dtype.kind == "f":
+        a = np.clip(np.nan_to_num(a) * (255.0 if a.max(initial=0) <= 1.0 else 1.0), 0, 255)
+        a = a.astype(np.uint8)
+    elif a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+class FaceApiDetector:
+    """All faces per frame, with landmarks.
+
+    Args:
+        detect_side: the longer side of the frame at detection scale (multiple of 32 not
+            required; the letter-box pads to one). Larger finds smaller faces, slower.
+        score_threshold: objectness threshold (face-api.js default 0.5).
+        iou_threshold: non-maximum suppression (face-api.js uses 0.4).
+        min_face: faces smaller than this (pixels, frame scale) are dropped.
+        landmarks: ``"tiny"`` (FaceLandmark68TinyNet), ``"full"`` (FaceLandmark68Net) or
+            ``None`` (no landmarks: no alignment, no mouth opening).
+        coarse_side: a second, cheap pass with the longer side at this size finds faces too
+            large for the fine pass (close-ups, faces cut by the frame edge: the detector's
+            largest anchor is ~290 px); ``None`` = fine pass only.
+        rotations: extra detector passes on the frame rotated by these angles (degrees), for
+            tilted heads; each costs one more pass. ``()`` = upright only.
+    """
+
+    def __init__(self, *, detect_side: int = 640, score_threshold: float = 0.4,
+                 iou_threshold: float = 0.4, min_face: float = 16.0,
+                 landmarks: str | None = "tiny", coarse_side: int | None = 224,
+                 rotations: tuple[float, ...] = ()) -> None:
+        if detect_side < 64:
+            raise ConfigError(f"detect_side={detect_side}; use >= 64")
+        if not 0.0 < score_threshold < 1.0:
+            raise ConfigError(f"score_threshold={score_threshold}; expected 0 < t < 1")
+        if landmarks not in ("tiny", "full", None):
+            raise ConfigError(f"landmarks={landmarks!r}; expected 'tiny', 'full' or None")
+        self.detect_side = detect_side
+        self.score_threshold = score_threshold
+        self.iou_threshold = iou_threshold
+        self.min_face = min_face
+        self.landmarks = landmarks
+        self.rotations = tuple(float(a) for a in rotations)
+        if coarse_side is not None and not 64 <= coarse_side < detect_side:
+            raise ConfigError(f"coarse_side={coarse_side}; expected 64 <= coarse_side < "
+                              f"detect_side ({detect_side}) or None")
+        self.coarse_side = coarse_side
+
+    # -- detection ---------------------------------------------------------------------------
+    def _letterbox(self, rgb: np.ndarray, side: int | None = None) -> tuple[np.ndarray, float]:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        k = (side or self.detect_side) / max(h, w)
+        nw, nh = max(1, round(w * k)), max(1, round(h * k))
+        small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else
+                           cv2.INTER_LINEAR) if k != 1 else rgb
+        pw, ph = -(-nw // 32) * 32, -(-nh // 32) * 32
+        canvas = np.zeros((ph, pw, 3), np.uint8)
+        canvas[:nh, :nw] = small
+        return canvas, k
+
+    def detect(self, img: np.ndarray, *, with_landmarks: bool = True) -> list[Face]:
+        """All faces in an image, best score first."""
+        return self.detect_batch([img], with_landmarks=with_landmarks)[0]
+
+    def detect_batch(self, images: list[np.ndarray], *, with_landmarks: bool = True
+                     ) -> list[list[Face]]:
+        import torch
+
+        from affectkit.backbones import faceapi as fa
+
+        net = fa.load("detector")
+        rgbs = [to_rgb8(i) for i in images]
+        out: list[list[Face]] = []
+        prev = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for rgb in rgbs:
+                boxes, scores = self._pass(net, rgb, 0.0)
+                if self.coarse_side and max(rgb.shape[:2]) > self.coarse_side:
+                    b, sc = self._pass(net, rgb, 0.0, self.coarse_side)
+                    boxes, scores = np.concatenate([boxes, b]), np.concatenate([scores, sc])
+                for angle in self.rotations:
+                    b, sc = self._pass(net, rgb, angle)
+                    boxes, scores = np.concatenate([boxes, b]), np.concatenate([scores, sc])
+                keep = fa.nms(boxes, scores, self.iou_threshold)
+                h, w = rgb.shape[:2]
+                faces = []
+                for i in keep:
+                    x0, y0, x1, y1 = boxes[i].tolist()
+                    x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, w), min(y1, h)
+                    if min(x1 - x0, y1 - y0) < self.min_face:
+                        continue
+                    faces.append(Face((x0, y0, x1, y1), float(scores[i])))
+                out.append(faces)
+            if with_landmarks and self.landmarks:
+                self.add_landmarks(rgbs, out)
+        finally:
+            torch.set_num_threads(prev)
+        return out
+
+    def _pass(self, net, rgb: np.ndarray, angle: float, side: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (frame pixels) and scores of one detector pass on the frame rotated by angle."""
+        import cv2
+        import torch
+
+        from affectkit.backbones import faceapi as fa
+
+        src, back = rgb, None
+        if angle:
+            h, w = rgb.shape[:2]
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            src = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            back = cv2.invertAffineTransform(m)
+        canvas, k = self._letterbox(src, side)
+        with torch.inference_mode():
+            raw = net(fa.to_tensor(canvas[None])).numpy()
+        boxes, scores = fa.decode_detections(raw, self.score_threshold)[0]
+        boxes = boxes / k
+        if back is not None and len(boxes):
+            # the centre maps back exactly; the side is kept (a tilted face's upright size)
+            c = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                          np.ones(len(boxes))], axis=1) @ back.T
+            half = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1) / 2
+            boxes = np.concatenate([c - half, c + half], axis=1)
+        return boxes, scores
+
+    # -- landmarks and crops -------------------------------------------------------------------
+    @staticmethod
+    def _square(face: Face, scale: float = 1.0) -> tuple[float, float, float]:
+        cx, cy = face.center
+        return cx, cy, max(face.width, face.height) * scale
+
+    def add_landmarks(self, rgbs: list[np.ndarray], faces: list[list[Face]]) -> None:
+        """Fill ``Face.landmarks`` in place (one batched landmark-net pass)."""
+        import torch
+
+        from affectkit.backbones import faceapi as fa
+
+        crops, where = [], []
+        for j, (rgb, fs) in enumerate(zip(rgbs, faces)):
+            for f in fs:
+                cx, cy, side = self._square(f)
+                crops.append(_warp(rgb, cx, cy, side, 0.0, 112))
+                where.append((j, f, cx, cy, side))
+        if not crops:
+            return
+        net = fa.load("landmarks_tiny" if self.landmarks == "tiny" else "landmarks")
+        with torch.inference_mode():
+            rel, _ = net(fa.to_tensor(np.stack(crops)))
+        for (_, f, cx, cy, side), r in zip(where, rel.numpy().reshape(-1, 68, 2)):
+            f.landmarks = np.stack([cx - side / 2 + r[:, 0] * side,
+                                    cy - side / 2 + r[:, 1] * side], axis=1).astype(np.float32)
+
+
+def _warp(rgb: np.ndarray, cx: float, cy: float, side: float, angle: float, size: int
+          ) -> np.ndarray:
+    """``size``² crop of the square (cx, cy, side) rotated by ``angle`` degrees (edge replicated)."""
+    import cv2
+
+    s = size / max(side, 1e-6)
+    m = cv2.getRotationMatrix2D((cx, cy), angle, s)
+    m[0, 2] += size / 2 - cx
+    m[1, 2] += size / 2 - cy
+    return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def aligned_crop(img: np.ndarray, face: Face, *, size: int = 112, margin: float = 0.0,
+                 align: bool = True) -> np.ndarray:
+    """(size, size, 3) RGB crop of a face, rotated so the eyes are level when landmarks exist."""
+    rgb = to_rgb8(img)
+    cx, cy = face.center
+    side = max(face.width, face.height) * (1 + 2 * margin)
+    angle = face.eye_angle if (align and face.landmarks is not None) else 0.0
+    return _warp(rgb, cx, cy, side, angle, size)
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
