@@ -67,15 +67,21 @@ def face_pool(limit: int = 600, seed: int = 0) -> list[np.ndarray]:
 
 
 def backgrounds(n: int, seed: int = 0) -> list[np.ndarray]:
+    from affectkit.media import duration
+    from affectkit.errors import MediaError
     from affectkit.media import iter_frames
 
     vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
     rng = np.random.default_rng(seed)
     out = []
-    for i in rng.permutation(len(vids))[:n]:
-        for f in iter_frames(vids[i], fps=1.0, start=1.0, end=2.0):
-            out.append(f.image)
+    for i in rng.permutation(len(vids)):
+        if len(out) >= n:
             break
+        try:  # the frame nearest 1 s in (some clips are shorter)
+            out.append(next(iter(iter_frames(vids[i], fps=1.0, start=min(
+                1.0, 0.5 * (duration(vids[i]) or 0.0))))).image)
+        except (MediaError, StopIteration):
+            continue
     return out
 
 
