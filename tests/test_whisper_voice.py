@@ -151,3 +151,80 @@ def test_real_clip_feature_is_stable(shared):
     a = e.process_file(p)
     assert a.shape == (1024,) and np.isfinite(a).all()
     np.testing.assert_array_equal(a, e.process_file(p))
+
+
+# -- speech recognition -------------------------------------------------------------------------
+def test_base_asr_detects_language_per_segment(shared):
+    from affectkit.features.asr.whisper import transcribe
+    from affectkit.media import load_audio
+
+    x = load_audio(shared("speech/emodb/wav/03a01Fa.opus"))
+    segs = transcribe(x, model="base")
+    assert segs and all(s.language == "de" for s in segs)
+    assert "eisschrank" in " ".join(s.text for s in segs).lower().replace(" ", "")
+    en = transcribe(x, model="tiny.en")
+    assert all(s.language == "en" for s in en)
+
+
+def test_unknown_asr_model_is_a_config_error():
+    from affectkit.analysis.fusion import LateFusion
+    from affectkit.analysis.pipeline import Analyzer
+    from affectkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--asr"):
+        Analyzer(predictors={}, fusion=LateFusion(), asr="large-v3")
+    assert Analyzer(predictors={}, fusion=LateFusion(), asr="tiny.en").asr == "tiny.en"
+
+
+# -- shipped voice head ------------------------------------------------------------------------
+def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
+    from affectkit.analysis.voice_whisper import WhisperVoicePredictor, export
+    from affectkit.evaluation.generalise_audio import LRHead, MLPHead, cell_weights
+    from affectkit.features import get_extractor
+
+    ext = get_extractor("audio.whisper")
+    # three "emotions" = three pitch/rate regimes, two "corpora"
+    X, y, corpus = [], [], []
+    for k, (lab, f0) in enumerate([("sad", 90), ("neutral", 140), ("angry", 260)]):
+        for i in range(6):
+            t = np.arange(16_000) / 16_000
+            ph = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * (k + 1) * t))) / 16_000
+            x = sum(np.sin(h * ph) / h for h in range(1, 12)).astype(np.float32) * 0.05
+            x += 0.003 * np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
+            X.append(ext.process_signal(x, 16_000))
+            y.append(lab)
+            corpus.append("a" if i % 2 else "b")
+    X, y, corpus = np.stack(X), np.array(y), np.array(corpus)
+    w = cell_weights(corpus, y)
+    for head in (LRHead(C=0.1).fit(X, y, w), MLPHead(epochs=30).fit(X, y, w)):
+        d = export(head, tmp_path / type(head).__name__, {"extractor": "audio.whisper",
+                                                           "extractor_params": {}})
+        pred = WhisperVoicePredictor.load(d)
+        P = pred.probs_from_features(X)
+        np.testing.assert_allclose(P, _head_probs(head, X), atol=1e-5)
+        assert P.shape == (len(X), 7)
+        # the same prediction from -12 to +12 dB (int8 encoder: last-digit differences only)
+        sig = _voice(1.0, seed=3)
+        outs = [pred.predict([sig * 10 ** (db / 20)])[0].emotion_probs
+                for db in (-12, -6, 0, 6, 12)]
+        for o in outs:
+            assert o.argmax() == outs[2].argmax()
+            np.testing.assert_allclose(o, outs[2], atol=0.02)
+
+
+def _head_probs(head, X):
+    from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+    q = head.predict_proba(X)
+    out = np.zeros((len(X), 7))
+    for j, c in enumerate(head.classes_):
+        out[:, CANONICAL_EMOTIONS.index(c)] = q[:, j]
+    return out
+
+
+def test_voice_predictor_missing_folder_is_clear(tmp_path):
+    from affectkit.analysis.voice_whisper import WhisperVoicePredictor
+    from affectkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="build-voice"):
+        WhisperVoicePredictor(tmp_path)

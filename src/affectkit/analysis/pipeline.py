@@ -3,8 +3,9 @@
 Steps for a video or audio file:
 
 1. probe the container (duration, streams); refuse inputs longer than ``max_duration``;
-2. decode the audio track to 16 kHz mono and transcribe it (faster-whisper tiny.en with VAD):
-   each speech segment becomes an utterance with start/end, words and text. Without the text
+2. decode the audio track to 16 kHz mono and transcribe it (faster-whisper with VAD; Whisper
+   base multilingual by default, ``asr="tiny.en"`` for the fast English-only path): each speech
+   segment becomes an utterance with start/end, words, text and its detected language. Without the text
    modality only speech regions are needed, found by Silero VAD alone (no ASR). With no speech
    (or no audio track) the file is cut into fixed windows so faces are still analysed;
 3. one streamed pass over the video frames at ``fps``: largest face per frame → FER
@@ -47,6 +48,7 @@ class Segment:
     text: str = ""
     speaker: str | None = None
     asr_confidence: float | None = None
+    language: str | None = None
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Analyzer:
         window: utterance length in seconds when there is no speech to segment by.
         predictors: per-modality models; ``None`` loads the defaults shipped with affectkit.
         fusion: the late-fusion rule; ``None`` loads the shipped fitted weights.
+        asr: speech recognition model, ``"base"`` (multilingual, language detected per
+            utterance) or ``"tiny.en"`` (English only, faster).
 
     Example:
         >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
@@ -99,6 +103,7 @@ class Analyzer:
     window: float = 10.0
     predictors: dict | None = None
     fusion: LateFusion | None = None
+    asr: str = "base"
     _asr: object | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +114,9 @@ class Analyzer:
         self.modalities = tuple(m for m in MODALITIES if m in mods)
         if self.fps <= 0:
             raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        from affectkit.features.asr.whisper import _check_model
+
+        _check_model(self.asr)
         if self.predictors is None or self.fusion is None:
             from affectkit.analysis.predictors import default_fusion, default_predictors
 
@@ -263,7 +271,7 @@ class Analyzer:
                     per[i][m] = o
         res.utterances = [
             self._utterance(str(path), i, s.start, s.end, s.speaker, s.text.strip() or None, present[i],
-                            per[i], s.asr_confidence)
+                            per[i], s.asr_confidence, s.language)
             for i, s in enumerate(segments)
         ]
 
@@ -271,11 +279,12 @@ class Analyzer:
     def _transcribe(self, audio: np.ndarray) -> list[Segment]:
         from affectkit.features.asr.whisper import transcribe
 
-        segs = transcribe(audio)
+        segs = transcribe(audio, model=self.asr)
         out = []
         for s in segs:
             conf = float(np.exp(s.avg_logprob)) if s.avg_logprob is not None else None
-            out.append(Segment(float(s.start), float(s.end), s.text or "", None, conf))
+            out.append(Segment(float(s.start), float(s.end), s.text or "", None, conf,
+                               getattr(s, "language", None)))
         return out
 
     def _speech_regions(self, audio: np.ndarray) -> list[Segment]:
@@ -308,5 +317,9 @@ class Analyzer:
             raise ConfigError(f"no {modality} model is available")
         return [self.fusion.calibrate(modality, o) for o in pred.predict(inputs)]
 
-    def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None) -> UtteranceResult:
-        return UtteranceResult(file, i, start, end, speaker, text, present, per, self.fusion(per), asr_conf)
+    def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None,
+                   language=None) -> UtteranceResult:
+        u = UtteranceResult(file, i, start, end, speaker, text, present, per, self.fusion(per), asr_conf)
+        if language is not None:
+            u.language = language  # a field of UtteranceResult once results.py declares it
+        return u

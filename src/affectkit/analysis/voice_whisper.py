@@ -1,0 +1,190 @@
+"""The shipped voice emotion model on Whisper encoder features (issue 11).
+
+``16 kHz slice → audio.whisper (Whisper base encoder, loudness-normalised, mean ‖ std, 1024-d)
+→ standardise → head → 7 canonical emotion probabilities``; sentiment is the expected valence
+(:func:`affectkit.analysis.predictors.valence_sentiment`), as for the other voice model.
+
+Training data: every shared speech corpus — RAVDESS (calm → neutral), TESS (ps → surprised),
+EmoDB (boredom left out), EMOVO, URDU — with sample weights that give every (corpus, class)
+cell the same total, so no corpus and no class dominates. The head's hyper-parameter (C for the
+logistic regression, the epoch for the MLP) is chosen on one held-out speaker group per corpus
+(20 % of TESS's items) and the head is refit on everything (LR). Its cross-corpus behaviour is
+the leave-one-corpus-out table of ``affect bench generalise --modality audio`` (same head, same
+weights, each corpus held out in turn).
+
+The exported folder (``weights/default/voice_emotion_whisper``) holds ``head.safetensors``
+(``mu``, ``sd`` and the layers ``W1``, ``b1`` [, ``W2``, ``b2``]) and ``model.json`` (labels,
+extractor and its parameters, head kind, training counts, validation metrics, build date).
+Inference is NumPy only; the extractor's model load is shared with speech recognition.
+
+Build it with ``affect defaults build-voice`` (or :func:`build`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from affectkit.analysis.fusion import ModalityOutput
+from affectkit.errors import ConfigError
+from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+FOLDER_NAME = "voice_emotion_whisper"
+FEATURE = "audio.whisper"
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+class WhisperVoicePredictor:
+    """Loudness-invariant voice emotion on Whisper base encoder features."""
+
+    modality = "audio"
+    name = "audio.whisper-voice"
+
+    def __init__(self, folder: str | Path) -> None:
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        if not (folder / "head.safetensors").is_file() or not (folder / "model.json").is_file():
+            raise ConfigError(f"{folder}: head.safetensors / model.json missing; build the voice "
+                              "model with `affect defaults build-voice` (needs the shared corpora)")
+        self.folder = folder
+        self.info = json.loads((folder / "model.json").read_text())
+        self.params = load_file(str(folder / "head.safetensors"))
+        self.labels = list(self.info["labels"])
+        bad = [lab for lab in self.labels if lab not in CANONICAL_EMOTIONS]
+        if bad:
+            raise ConfigError(f"{folder}/model.json: labels {bad} are not canonical emotions")
+        self._cols = [CANONICAL_EMOTIONS.index(lab) for lab in self.labels]
+        self._ext = None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> WhisperVoicePredictor:
+        folder = Path(folder)
+        return cls(folder / FOLDER_NAME if (folder / FOLDER_NAME).is_dir() else folder)
+
+    @property
+    def extractor(self):
+        if self._ext is None:
+            from affectkit.features import get_extractor
+
+            self._ext = get_extractor(self.info["extractor"], **self.info["extractor_params"])
+        return self._ext
+
+    def probs_from_features(self, feats: np.ndarray) -> np.ndarray:
+        """(N, 7) canonical probabilities from (N, 1024) ``audio.whisper`` vectors."""
+        p = self.params
+        z = (np.asarray(feats, np.float64) - p["mu"]) / p["sd"]
+        z = z @ p["W1"].T + p["b1"]
+        if "W2" in p:
+            z = _gelu(z) @ p["W2"].T + p["b2"]
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        q = e / e.sum(axis=1, keepdims=True)
+        out = np.zeros((len(q), len(CANONICAL_EMOTIONS)))
+        out[:, self._cols] = q
+        return out
+
+    def features(self, signals: list[np.ndarray]) -> np.ndarray:
+        return np.stack([self.extractor.process_signal(x, 16_000) for x in signals])
+
+    def predict(self, signals: list[np.ndarray]) -> list[ModalityOutput]:
+        from affectkit.analysis.predictors import valence_sentiment
+
+        if not signals:
+            return []
+        P = self.probs_from_features(self.features(signals))
+        return [ModalityOutput(p, valence_sentiment(p)) for p in P]
+
+
+def train_head(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, speaker: np.ndarray, *,
+               head: str = "lr", seed: int = 0):
+    """Fit the shipped head on (X, y) with (corpus, class)-balanced weights; hyper-parameter
+    chosen on one speaker group per corpus (see the module doc). Returns (head, valid UA)."""
+    from affectkit.evaluation import generalise_audio as ga
+
+    class _D:  # the minimal view _valid_mask needs
+        pass
+
+    d = _D()
+    d.ids, d.corpus, d.speaker = list(range(len(y))), corpus, speaker
+    allm = np.ones(len(y), bool)
+    valid = ga._valid_mask(d, allm, seed)
+    train = ~valid
+    w = ga.cell_weights(corpus, y)
+    h = ga.make_head(head).fit(X[train], y[train], w[train], X[valid], y[valid], w[valid],
+                               seed=seed)
+    valid_ua = float(getattr(h, "valid_ua", float("nan")))
+    if head == "mlp":  # refit on everything for the chosen number of epochs
+        h2 = ga.MLPHead(epochs=h.best_epoch).fit(X, y, w, seed=seed)
+        h = h2
+    return h, valid_ua
+
+
+def export(h, dest: Path, meta: dict) -> Path:
+    """Write ``head.safetensors`` + ``model.json`` for an :class:`LRHead` or :class:`MLPHead`."""
+    from safetensors.numpy import save_file
+
+    from affectkit.evaluation.generalise_audio import LRHead
+
+    dest.mkdir(parents=True, exist_ok=True)
+    if isinstance(h, LRHead):
+        sc, lr = h.model[0], h.model[-1]
+        labels = [str(c) for c in lr.classes_]
+        W, b = lr.coef_, lr.intercept_
+        if W.shape[0] == 1:  # binary: sklearn keeps one row
+            W, b = np.vstack([-W, W]) / 2, np.array([-b[0], b[0]]) / 2
+        tensors = {"mu": sc.mean_, "sd": sc.scale_, "W1": W, "b1": b}
+        kind = "logistic-regression"
+    else:
+        sd = {k: v.detach().numpy() for k, v in h.net.state_dict().items()}
+        labels = [str(c) for c in h.classes_]
+        tensors = {"mu": h.mu, "sd": h.sd, "W1": sd["0.weight"], "b1": sd["0.bias"],
+                   "W2": sd["3.weight"], "b2": sd["3.bias"]}
+        kind = "mlp-256-gelu"
+    save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in tensors.items()},
+              str(dest / "head.safetensors"))
+    info = {"labels": labels, "head": kind, **meta}
+    (dest / "model.json").write_text(json.dumps(info, indent=1, default=str))
+    return dest
+
+
+def build(dest: str | Path | None = None, *, head: str = "lr", seed: int = 0,
+          progress: bool = True) -> dict:
+    """Train the shipped voice model on all shared speech corpora and export it."""
+    from affectkit.analysis.predictors import DEFAULTS_DIR
+    from affectkit.evaluation import generalise_audio as ga
+    from affectkit.features import get_extractor
+
+    dest = Path(dest) if dest is not None else DEFAULTS_DIR / FOLDER_NAME
+    d = ga.load(progress=progress)
+    keep = d.canon != ""
+    X, y = d.X[keep], d.canon[keep]
+    h, valid_ua = train_head(X, y, d.corpus[keep], d.speaker[keep], head=head, seed=seed)
+    ext = get_extractor(FEATURE)
+    meta = {
+        "extractor": FEATURE,
+        "extractor_params": {k: v for k, v in ext.params().items() if k != "device"},
+        "extractor_signature": ext.signature(),
+        "model_version": ext.model_version,
+        "trained_on": {c: int(n) for c, n in Counter(d.corpus[keep].tolist()).items()},
+        "class_counts": {c: int(n) for c, n in sorted(Counter(y.tolist()).items())},
+        "label_maps": {"ravdess": "calm → neutral", "tess": "ps → surprised",
+                       "emodb": "boredom left out"},
+        "selection": "hyper-parameter on one held-out speaker group per corpus (20 % of TESS "
+                     "items); weights balance every (corpus, class) cell",
+        "C": getattr(h, "C", None), "epochs": getattr(h, "best_epoch", None),
+        "valid_ua": round(valid_ua, 4), "seed": seed,
+        "cross_corpus": "benchmarks/results/generalise-audio.md (leave-one-corpus-out)",
+        "built": _dt.date.today().isoformat(),
+    }
+    export(h, dest, meta)
+    return {"dest": str(dest), **meta, "labels": [str(c) for c in h.classes_]}

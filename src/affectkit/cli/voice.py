@@ -1,0 +1,65 @@
+"""Voice commands (issue 11): ``affect bench asr`` (WER of Whisper base / tiny.en on mosi400)
+and ``affect defaults build-voice`` (the shipped Whisper-feature voice emotion model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from affectkit.cli._util import console
+
+
+def bench_asr(
+    limit: int = typer.Option(None, "--limit", help="Only N clips, spread over the 16 videos."),
+    models: str = typer.Option("base,tiny.en", "--models", help="Comma-separated: base, tiny.en."),
+    out: Path = typer.Option(Path("benchmarks/results/asr.json"), "--out", help="JSON results."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Word error rate and speed of the Whisper ASR models on the mosi400 clips."""
+    import datetime as _dt
+    import platform
+
+    from affectkit.data.base import shared_data_root
+    from affectkit.errors import DataError
+    from affectkit.evaluation.asr_wer import run
+
+    base = shared_data_root()
+    root = base / "multimodal" / "mosi400" if base else None
+    if root is None or not root.exists():
+        raise DataError("bench asr needs the mosi400 corpus ($AFFECTKIT_DATA/multimodal/mosi400)")
+    res = run(root, models=tuple(m.strip() for m in models.split(",")), limit=limit,
+              progress=not quiet)
+    res = {"date": _dt.date.today().isoformat(),
+           "command": "affect bench asr" + (f" --limit {limit}" if limit else ""),
+           "machine": f"{platform.machine()} CPU (shared, OMP_NUM_THREADS as set)", **res}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    for m, r in res["models"].items():
+        console.print(f"{m}: WER {r['wer']:.3f} (mean per clip {r['mean_clip_wer']:.3f}), "
+                      f"RTF {r['rtf']:.3f}, languages {r['segment_languages']}")
+    console.print(f"wrote {out}")
+
+
+def build_voice(
+    dest: Path = typer.Option(None, "--dest", help="Export folder (default: weights/default/"
+                              "voice_emotion_whisper)."),
+    head: str = typer.Option("lr", "--head", help="lr (logistic regression) or mlp."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train the Whisper-feature voice emotion model on all shared speech corpora and export it."""
+    from affectkit.analysis.voice_whisper import build
+
+    if head not in ("lr", "mlp"):
+        raise typer.BadParameter("--head must be lr or mlp")
+    res = build(dest, head=head, progress=not quiet)
+    console.print_json(json.dumps(res, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    from affectkit.cli.defaults import app as defaults_app
+    from affectkit.cli.features import bench_app
+
+    bench_app.command("asr")(bench_asr)
+    defaults_app.command("build-voice")(build_voice)
