@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import pytest
 
-from affectkit.data.feature_files import import_feature_file, load_pickle, read_feature_file
+from affectkit.features.imported import import_feature_file, load_pickle, read_feature_file
 from affectkit.errors import ConfigError, DataError
 from affectkit.types import Modality
 

@@ -10,7 +10,9 @@ import torch
 from affectkit.config import TrainerConfig
 from affectkit.errors import ConfigError
 from affectkit.models import create_model
-from affectkit.strategies import CorrKD, RandomMissing, incomplete_patterns, with_masks
+from affectkit.training.strategies.corrkd import CorrKD
+from affectkit.training.strategies.random_missing import (RandomMissing, incomplete_patterns,
+                                                         with_masks)
 from affectkit.tasks import make_task
 from affectkit.training import STRATEGIES, TensorData, Trainer
 from affectkit.types import Modality

@@ -196,7 +196,7 @@ def test_unknown_feature_and_split_leak(tone_corpus, tmp_path):
 
 
 def test_benchmark_suite_table(tone_corpus, tmp_path):
-    from affectkit.benchmark import load_suite, run_suite, to_markdown, update_docs
+    from affectkit.evaluation.suites import load_suite, run_suite, to_markdown, update_docs
 
     suite = tmp_path / "tones.yaml"
     suite.write_text(f"""
@@ -224,7 +224,7 @@ entries:
     res2 = run_suite(load_suite(suite), seeds=2, run_root=tmp_path / "runs", progress=False)
     assert res2["rows"][1]["metrics"]["ua"]["values"] == mlp["metrics"]["ua"]["values"]
     # the cost summary sums the runs' own timings, also when the table reused them
-    from affectkit.benchmark import cost_summary, write_results
+    from affectkit.evaluation.suites import cost_summary, write_results
 
     write_results(res2, tmp_path / "results", "cmd")
     (tmp_path / "results" / "other.json").write_text('{"rows": []}')  # not a suite: ignored
@@ -241,7 +241,7 @@ entries:
 
 def test_joined_and_context_features(tone_corpus):
     from affectkit.data import load_corpus
-    from affectkit.features_adapter import get_features
+    from affectkit.features.provider import get_features
     from affectkit.types import Utterance
 
     utts = load_corpus("tones_test", tone_corpus).utterances[:6]
@@ -252,14 +252,14 @@ def test_joined_and_context_features(tone_corpus):
     np.testing.assert_allclose(j[u][:f[u].shape[0]], f[u])
 
     # causal dialogue context: [own, mean of previous ≤3 turns, flag]
-    from affectkit import features_adapter as fa
+    from affectkit.features import provider as fa
 
     base = {f"d/{t}": np.full(2, float(t), np.float32) for t in range(5)}
     dlg = [Utterance(id=f"d/{t}", corpus="x", dialogue_id="d", turn=t, text="t") for t in range(5)]
     orig = fa.get_features
     try:
         fa.get_features = lambda name, us, **kw: fa.FeatureResult(base, "b")  # noqa: E731
-        ctx = fa._context("text.minilm_context", dlg)
+        ctx = fa._context("text.minilm_context", dlg, None, False)
     finally:
         fa.get_features = orig
     assert ctx.values["d/0"].tolist() == [0, 0, 0, 0, 0]
@@ -267,7 +267,7 @@ def test_joined_and_context_features(tone_corpus):
 
 
 def test_speaker_normalisation():
-    from affectkit.experiment import _speaker_normalise
+    from affectkit.features.provider import speaker_normalise as _speaker_normalise
     from affectkit.types import Utterance
 
     utts = [Utterance(id=f"u{i}", corpus="x", speaker=f"s{i % 2}") for i in range(6)]

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from affectkit import robustness as R
+from affectkit.evaluation import robustness as R
 from affectkit.types import Modality
 
 T, A, V = Modality.TEXT, Modality.AUDIO, Modality.VISION
@@ -67,7 +67,7 @@ def trained_run(tmp_path_factory):
     import torch
 
     from affectkit.config import ExperimentConfig, from_dict
-    from affectkit.data.feature_files import import_feature_file
+    from affectkit.features.imported import import_feature_file
     from affectkit.experiment import run_experiment
 
     tmp = tmp_path_factory.mktemp("rob")

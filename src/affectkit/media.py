@@ -315,6 +315,23 @@ def load_audio(
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
+def table_image(utt) -> np.ndarray:
+    """An image stored inside a table file (e.g. a FER2013 csv row).
+
+    The corpus that loaded ``utt`` names its reader in ``utt.meta["image_reader"]`` as
+    ``"module:function"`` (a plug-in reference, like an entry point), so reading media never
+    depends on the corpus registry.
+    """
+    import importlib
+
+    ref = (utt.meta or {}).get("image_reader")
+    if not ref or ":" not in str(ref):
+        raise MediaError(f"{utt.id}: its media {utt.media} is a table and the corpus named no "
+                         "image reader (meta['image_reader'] = 'module:function')")
+    mod, fn = str(ref).split(":", 1)
+    return np.asarray(getattr(importlib.import_module(mod), fn)(utt))
+
+
 def load_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
     """Read an image file as (H, W, 3) RGB uint8, or (H, W) grey with ``gray=True``."""
     import cv2

@@ -69,10 +69,6 @@ def canonical(label: str | None) -> str | None:
     return SYNONYMS.get(label.strip().lower(), label)
 
 
-def is_canonical(label: str | None) -> bool:
-    return label in CANONICAL_EMOTIONS
-
-
 def map_to_canonical(label: str | None, corpus: str | None = None) -> str | None:
     """Map any label to the canonical set using the opt-in tables; ``None`` if unmappable."""
     if label is None:
@@ -110,3 +106,17 @@ def sentiment_classes(scores, n_classes: int) -> np.ndarray:
     if bound is None:
         raise ValueError(f"n_classes must be 2, 3, 5 or 7, got {n_classes}")
     return (np.round(np.clip(s, -bound, bound)) + bound).astype(int)
+
+
+# Expected valence of each canonical emotion on the −3..3 sentiment scale: a fixed, documented
+# table (not fitted to any data) that turns emotion probabilities into a sentiment score for
+# modalities without a sentiment head.
+VALENCE = {"neutral": 0.0, "happy": 2.0, "sad": -1.5, "angry": -2.0, "fearful": -1.5,
+           "disgusted": -2.0, "surprised": 0.5}
+
+
+def valence_sentiment(p) -> float:
+    """Expected valence of canonical emotion probabilities ``p`` (7,) under :data:`VALENCE`."""
+    import numpy as np
+
+    return float(np.asarray(p) @ np.array([VALENCE[e] for e in CANONICAL_EMOTIONS]))

@@ -9,14 +9,13 @@ computed on the fly from the raw input with the same extractor the model was tra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from affectkit.analysis.fusion import ModalityOutput
 from affectkit.errors import ConfigError
-from affectkit.taxonomy import CANONICAL_EMOTIONS, map_to_canonical
+from affectkit.taxonomy import CANONICAL_EMOTIONS, map_to_canonical, valence_sentiment
 from affectkit.types import Modality
 
 MISSING_HINT = ("the default models are not built; run `affect defaults build` "
@@ -24,49 +23,50 @@ MISSING_HINT = ("the default models are not built; run `affect defaults build` "
 
 
 class RunModel:
-    """A trained run folder, ready for inference on raw inputs of one modality."""
+    """A trained run folder, ready for inference on raw inputs of one modality.
+
+    Reloaded through :class:`~affectkit.training.RunDir` like every other run; inference is a
+    plain forward pass of the model (no trainer).
+    """
 
     def __init__(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        files = ("config.json", "task.json", "model.safetensors", "inference.json")
-        missing = [f for f in files if not (folder / f).exists()]
-        if missing:
-            raise ConfigError(f"{folder}: {', '.join(missing)} missing; {MISSING_HINT}")
-        from affectkit.config import ExperimentConfig, from_dict
-        from affectkit.models import create_model
-        from affectkit.tasks import make_task
-        from affectkit.training import Trainer
+        from affectkit.training.checkpoint import RunDir
 
-        self.folder = folder
-        raw = json.loads((folder / "config.json").read_text())
-        raw.pop("seed", None)
-        self.cfg = from_dict(ExperimentConfig, raw, f"{folder}/config.json")
-        self.info = json.loads((folder / "inference.json").read_text())
+        rd = RunDir(folder)
+        rd.require("config.json", "task.json", "model.safetensors", "inference.json",
+                   hint=MISSING_HINT)
+        self.folder = rd.path
+        self.cfg = rd.config()
+        self.info = rd.read("inference.json")
         self.modality = Modality.parse(self.info["modality"])
         self.extractor_name = self.cfg.features[str(self.modality)]
         self.kinds = {self.modality: self.info["kind"]}
-        self.task = make_task(self.cfg.task.kind, self.info["labels"] or None)
-        self.task.load_state(json.loads((folder / "task.json").read_text()))
-        model = create_model(self.cfg.model.name,
-                             input_dims={self.modality: int(self.info["input_dim"])},
-                             n_outputs=self.task.n_outputs, **self.cfg.model.args)
-        self.cfg.trainer.progress = False
-        self.trainer = Trainer(model, self.task, self.cfg.trainer, seed=0)
-        self.trainer.load_weights(folder / "model.safetensors")
+        self.model, self.task = rd.load_model(
+            cfg=self.cfg, input_dims={self.modality: int(self.info["input_dim"])})
         self._extract = _feature_fn(self.extractor_name)
 
     def outputs(self, raw_inputs: list) -> dict:
         """Model outputs (``logits``/``score`` ...) for raw inputs (strings or 16 kHz arrays)."""
         return self.outputs_from_features(self._extract(raw_inputs))
 
-    def outputs_from_features(self, feats: list) -> dict:
+    def outputs_from_features(self, feats: list, batch_size: int = 256) -> dict:
         """Model outputs for features already computed with :attr:`extractor_name`."""
-        from affectkit.experiment import build_tensors
+        import torch
 
-        ids = [str(i) for i in range(len(feats))]
-        data = build_tensors(ids, {self.modality: dict(zip(ids, feats))}, self.kinds,
-                             np.zeros(len(ids), dtype=np.float32))
-        return self.trainer.forward_all(data)
+        from affectkit.data.batch import collate
+
+        outs: dict[str, list] = {}
+        with torch.no_grad():
+            for s in range(0, len(feats), batch_size):
+                chunk = feats[s:s + batch_size]
+                ids = [str(i) for i in range(len(chunk))]
+                b = collate(ids, {self.modality: dict(zip(ids, chunk))}, self.kinds,
+                            np.zeros(len(ids), dtype=np.float32),
+                            max_tokens=self.cfg.data.max_tokens)
+                o = self.model(b.inputs, lengths=b.lengths or None, masks=b.masks or None)
+                for k, v in o.items():
+                    outs.setdefault(k, []).append(v.detach().float())
+        return {k: torch.cat(v) for k, v in outs.items()}
 
     def emotion_probs(self, raw_inputs: list | None = None, *, features: list | None = None) -> np.ndarray:
         """(N, 7) probabilities in canonical order (classes summed onto their canonical name)."""
@@ -94,14 +94,11 @@ class RunModel:
 
 def _feature_fn(name: str):
     """Raw inputs → per-item features, with the extractor used at training time."""
-    from affectkit.features_adapter import LOCAL, acoustic_functionals
+    from affectkit.features.base import EXTRACTORS, get_extractor
 
-    if name == "audio.functionals":
-        return lambda xs: [acoustic_functionals(x) for x in xs]
-    if name in LOCAL:
-        raise ConfigError(f"features {name!r} cannot be computed from raw inputs at analysis time")
-    from affectkit.features.base import get_extractor
-
+    if name not in EXTRACTORS:
+        raise ConfigError(f"features {name!r} cannot be computed from raw inputs at analysis "
+                          "time (ship a model trained on a registered extractor)")
     ext = get_extractor(name)
     if ext.modality is Modality.TEXT:
         return lambda xs: ext.process_texts(list(xs))
@@ -122,8 +119,6 @@ class TextPredictor:
         return cls(RunModel(folder / "text_emotion"), RunModel(sent) if sent.exists() else None)
 
     def predict(self, texts: list[str]) -> list[ModalityOutput]:
-        from affectkit.analysis.predictors import valence_sentiment
-
         feats = self.emotion.features(texts)  # one MiniLM pass shared by both heads
         P = self.emotion.emotion_probs(features=feats)
         if self.sentiment is None:
@@ -148,7 +143,5 @@ class VoicePredictor:
         return cls(RunModel(folder / "voice_emotion"))
 
     def predict(self, signals: list[np.ndarray]) -> list[ModalityOutput]:
-        from affectkit.analysis.predictors import valence_sentiment
-
         P = self.emotion.emotion_probs(signals)
         return [ModalityOutput(p, valence_sentiment(p)) for p in P]

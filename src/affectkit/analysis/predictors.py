@@ -21,24 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from affectkit.analysis.fusion import LateFusion, ModalityOutput
-from affectkit.taxonomy import CANONICAL_EMOTIONS
+from affectkit.taxonomy import VALENCE, valence_sentiment  # noqa: F401 (re-exported)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULTS_DIR = WEIGHTS_DIR / "default"
-
-# Expected valence of each canonical emotion on the −3..3 sentiment scale.
-VALENCE = {"neutral": 0.0, "happy": 2.0, "sad": -1.5, "angry": -2.0, "fearful": -1.5,
-           "disgusted": -2.0, "surprised": 0.5}
-_VAL = np.array([VALENCE[e] for e in CANONICAL_EMOTIONS])
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # column of each canonical emotion in the FER output
 _FER_TO_CANON = [FER_CLASSES.index(c) for c in
                  ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")]
-
-
-def valence_sentiment(p: np.ndarray) -> float:
-    return float(np.asarray(p) @ _VAL)
 
 
 class FacePredictor:

@@ -18,7 +18,8 @@ ROOT_HELP = "Corpus root folder (the original public layout). Default: $AFFECTKI
 
 @app.command("list")
 def list_(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the corpus loaders."""
+    """List the corpus loaders (and corpora imported from feature files)."""
+    import affectkit.features.imported  # noqa: F401  (registers imported corpora)
     from affectkit.data import CORPORA
 
     rows = []

@@ -52,7 +52,7 @@ def build(
         (m,) = prep.feats.keys()
         target = dest / cfg.name
         target.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "task.json", "model.safetensors"):
+        for name in ("config.json", "model.json", "task.json", "model.safetensors"):
             shutil.copy2(rd / name, target / name)
         info = {
             "modality": str(m), "kind": prep.kinds[m], "input_dim": prep.input_dims[m],
@@ -142,10 +142,10 @@ def cross_corpus_eval(modality: str, dest: Path, limit: int | None = None) -> di
         probs = classify(faces)[0][:, _FER_TO_CANON]
     else:
         from affectkit.analysis.heads import RunModel
-        from affectkit.features_adapter import get_features
+        from affectkit.features.provider import get_features
 
         rm = RunModel(dest / model)
-        feats = get_features(rm.extractor_name, utts, corpus=corpus, progress=True)
+        feats = get_features(rm.extractor_name, utts, progress=True)
         keep = [i for i, u in enumerate(utts) if u.id in feats.values]
         y = y[keep]
         probs = rm.emotion_probs(features=[feats.values[utts[i].id] for i in keep])

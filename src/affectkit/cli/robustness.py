@@ -43,9 +43,8 @@ def robustness(
     Writes results.json, results.md (table), curves.png and (frame drop) masks.npz. With several
     runs under RUN_DIR, also a summary (mean ± sd over runs) at OUT/summary.*.
     """
-    from affectkit import robustness as R
+    from affectkit.evaluation import robustness as R
 
-    import affectkit.strategies  # noqa: F401  (run configs may name its strategies)
 
     dirs = _run_dirs(run_dir)
     prep = None
@@ -88,7 +87,7 @@ def import_features(
     """Read a researchers' feature file once into the feature store (and register a corpus)."""
     import re
 
-    from affectkit.data.feature_files import import_feature_file
+    from affectkit.features.imported import import_feature_file
 
     name = name or re.sub(r"[^a-z0-9_-]+", "-", f"{format}-{file.stem}".lower()).strip("-")
     rep = import_feature_file(file, format, name=name, allow_pickle=allow_pickle,
@@ -124,8 +123,7 @@ def fusion_benchmark(
 ) -> None:
     """Train the fusion zoo and single-modality baselines over folds × seeds (the suite runner
     of `affect benchmark`), then run robustness protocols and write tables, curves and docs."""
-    import affectkit.strategies  # noqa: F401  (registers random_missing and corrkd)
-    from affectkit.fusion_bench import run_fusion_benchmark
+    from affectkit.evaluation.fusion_report import run_fusion_benchmark
 
     command = "affect " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_fusion_benchmark(suite, seeds=seeds, runs=runs, out=out, docs=docs,
@@ -139,7 +137,7 @@ def register(app: typer.Typer) -> None:
     # Imported features become extractors/corpora at start-up (a glob over the store's
     # imported/ folder; NumPy only), so `affect train` and `affect extract` know their names.
     try:
-        from affectkit.data.feature_files import register_all
+        from affectkit.features.imported import register_all
 
         register_all()
     except Exception as e:  # noqa: BLE001 - a broken import must not break the whole CLI

@@ -84,7 +84,7 @@ def benchmark(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run a suite: table of mean ± sd over seeds × folds, JSON + markdown under OUT."""
-    from affectkit.benchmark import load_suite, run_suite, to_markdown, update_docs, write_results
+    from affectkit.evaluation.suites import load_suite, run_suite, to_markdown, update_docs, write_results
 
     s = load_suite(suite)
     command = "affect benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
@@ -131,7 +131,7 @@ def bench_cost(
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table."),
 ) -> None:
     """Run time per benchmark suite (wall seconds summed over its fold × seed runs)."""
-    from affectkit.benchmark import cost_summary
+    from affectkit.evaluation.suites import cost_summary
 
     rows = cost_summary(results)
     if not rows:

@@ -11,9 +11,13 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from affectkit.errors import DataError, SplitLeakError
+from affectkit.errors import ConfigError, DataError, SplitLeakError
 from affectkit.types import Utterance
+
+if TYPE_CHECKING:
+    from affectkit.config import DataConfig
 
 
 @dataclass
@@ -193,3 +197,64 @@ def _folds_from_groups(
     )
     split.check(utterances)
     return split
+
+
+# --- the protocol named in a config -----------------------------------------------------------
+
+
+def make_split(utts: list[Utterance], data: DataConfig) -> Split:
+    """The protocol named in ``data.split``; speaker independence is asserted where claimed."""
+    if data.split == "official":
+        split = official_split(utts, valid_fraction=data.valid_fraction, seed=data.split_seed)
+    elif data.split == "loso":
+        split = leave_one_speaker_out(utts, seed=data.split_seed)
+    elif data.split == "kfold":
+        split = speaker_kfold(utts, data.folds, seed=data.split_seed)
+    elif data.split == "speaker_pair":
+        split = _speaker_pair(utts, data)
+    else:  # validated earlier
+        raise ConfigError(f"data.split={data.split!r}")
+    if data.max_train:
+        rng = random.Random(data.split_seed)
+        for f in split.folds:
+            if len(f.train) > data.max_train:
+                f.train = sorted(rng.sample(f.train, data.max_train))
+        split.protocol += f"; training subset of {data.max_train} items (seed {data.split_seed})"
+    if data.limit:
+        rng = random.Random(data.split_seed)
+        for f in split.folds:
+            for side in ("train", "valid", "test"):
+                ids = getattr(f, side)
+                if len(ids) > data.limit:
+                    setattr(f, side, sorted(rng.sample(ids, data.limit)))
+    return split
+
+
+def _speaker_pair(utts: list[Utterance], data: DataConfig) -> Split:
+    """Train on ``train_speakers`` (validation carved from their items), test on the rest.
+
+    With one training speaker the validation part cannot be speaker-disjoint from training;
+    what matters for the figure — no test speaker in train or validation — is asserted.
+    """
+    train_s = {s if "/" in s else f"{data.corpus}/{s}" for s in data.train_speakers or []}
+    speakers = {u.speaker for u in utts}
+    unknown = train_s - speakers
+    if unknown:
+        raise ConfigError(f"data.train_speakers {sorted(unknown)} not in {data.corpus}; "
+                          f"speakers: {sorted(s for s in speakers if s)}")
+    tr = [u.id for u in utts if u.speaker in train_s]
+    te = [u.id for u in utts if u.speaker not in train_s]
+    rng = random.Random(data.split_seed)
+    shuffled = tr[:]
+    rng.shuffle(shuffled)
+    n_valid = max(1, round(len(tr) * data.valid_fraction))
+    valid = set(shuffled[:n_valid])
+    fold = Fold("+".join(sorted(train_s)) + "→rest", [i for i in tr if i not in valid],
+                [i for i in tr if i in valid], te)
+    spk = {u.id: u.speaker for u in utts}
+    leak = {spk[i] for i in fold.test} & {spk[i] for i in fold.train + fold.valid}
+    if leak:
+        raise SplitLeakError(f"speaker_pair: test speakers {sorted(leak)} also in train/valid")
+    return Split("speaker_pair", [fold], speaker_independent=False,
+                 protocol=f"train on {sorted(train_s)}, test on the other speakers; valid = "
+                          f"{data.valid_fraction:.0%} of the training items")

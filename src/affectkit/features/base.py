@@ -301,23 +301,15 @@ TABLE_EXTS = (".csv",)
 
 
 def corpus_image(utt: Utterance) -> np.ndarray:
-    """An image stored inside a corpus file (e.g. a FER2013 csv row), via the corpus module's
-    ``load_image(utt)``."""
-    import sys
-
-    from affectkit.data import CORPORA
+    """An image stored inside a corpus file (e.g. a FER2013 csv row); see
+    :func:`affectkit.media.table_image`."""
+    from affectkit.errors import MediaError
+    from affectkit.media import table_image
 
     try:
-        mod = sys.modules[CORPORA.get(utt.corpus).__module__]
-    except KeyError:
-        mod = None
-    loader = getattr(mod, "load_image", None)
-    if loader is None:
-        raise FeatureError(
-            f"{utt.id}: vision media {utt.media.get(Modality.VISION)} is a table, and corpus "
-            f"{utt.corpus!r} has no load_image(utt) to read one image from it"
-        )
-    return np.asarray(loader(utt))
+        return table_image(utt)
+    except MediaError as e:
+        raise FeatureError(str(e)) from None
 
 
 class VisionExtractor(FeatureExtractor):

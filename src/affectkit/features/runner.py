@@ -326,33 +326,24 @@ def _run_ray(exts, tasks, store, workers, bar):
 
 
 class _Progress:
-    """A rich progress bar, or nothing."""
+    """The library's progress bar (:mod:`affectkit.progress`) over the items to extract."""
 
     def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
-        self.label = label
-        self._p = None
+        from affectkit.progress import progress
+
+        self._p = progress(enabled and total > 0, transient=False)
+        self.total, self.label = total, label
 
     def __enter__(self):
-        if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                               transient=False)
-            self._p.__enter__()
-            self._task = self._p.add_task(f"extracting {self.label}", total=self.total)
+        self._p.__enter__()
+        self._task = self._p.add_task(f"extracting {self.label}", total=self.total, status="")
         return self
 
     def advance(self, n: int = 1) -> None:
-        if self._p is not None:
-            self._p.advance(self._task, n)
+        self._p.advance(self._task, n)
 
     def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.__exit__(*exc)
+        self._p.__exit__(*exc)
 
 
 # -- reading back ---------------------------------------------------------------------------

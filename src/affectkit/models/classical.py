@@ -2,7 +2,7 @@
 
 They take the same ``input_dims``/``n_outputs`` keywords as the PyTorch models, consume the
 concatenated vector features (sequences are mean+std pooled by
-:meth:`affectkit.training.TensorData.vectors`), and choose their one regularisation
+:func:`affectkit.data.batch.pool_vectors`), and choose their one regularisation
 hyper-parameter on the validation split by the task's key metric — never on test. Features are
 standardised on the training split. The fitted estimators are not saved (scikit-learn objects
 only serialise through pickle, which affectkit does not write); a run stores the chosen
@@ -21,7 +21,15 @@ from affectkit.types import Modality
 
 
 class SklearnModel:
-    """Base class of the scikit-learn baselines (not an ``nn.Module``)."""
+    """Base class of the scikit-learn baselines (not an ``nn.Module``).
+
+    The Trainer's protocol for models fitted in one call: :meth:`fit_closed_form` instead of
+    gradient steps, and the same forward call as every model (``model(inputs, lengths=...)`` →
+    ``{"logits"}`` or ``{"score"}``), so prediction, evaluation and metrics share one path.
+    Class predictions come back as one-hot logits (their argmax is the estimator's
+    ``predict``), multi-label probabilities as float64 logits (their sigmoid is the
+    probability).
+    """
 
     is_sklearn = True
     name: ClassVar[str] = ""
@@ -42,6 +50,7 @@ class SklearnModel:
         self.estimator: Any = None
         self.scaler: Any = None
         self.chosen: dict = {}
+        self._task: Any = None
 
     @classmethod
     def input_kind(cls, modality: Modality) -> str:
@@ -59,10 +68,37 @@ class SklearnModel:
             raise ConfigError(f"model {self.name!r} does not support task kind {task.kind!r}; "
                               f"supported: {', '.join(self.kinds)}")
 
+    def fit_closed_form(self, train, valid, task, *, seed: int = 0) -> dict:
+        """Fit on a training :class:`~affectkit.data.batch.Batch`, choosing the
+        hyper-parameter on the validation batch by the task's key metric."""
+        return self.fit_task(train.vectors(), train.target.numpy(), valid.vectors(),
+                             valid.target.numpy(), task, seed=seed)
+
+    def __call__(self, inputs, lengths=None, masks=None) -> dict:
+        import torch
+
+        from affectkit.data.batch import pool_vectors
+
+        if self.estimator is None:
+            raise ConfigError(f"{self.name}: not fitted (scikit-learn estimators are refitted "
+                              "from the run's config, never loaded)")
+        pred = self._predict_scaled(self.scaler.transform(pool_vectors(inputs, lengths)),
+                                    self._task)
+        kind = self._task.kind
+        if kind == "emotion":
+            logits = np.zeros((len(pred), self.n_outputs))
+            logits[np.arange(len(pred)), pred] = 1.0
+            return {"logits": torch.from_numpy(logits)}
+        if kind == "sentiment":
+            return {"score": torch.from_numpy(np.asarray(pred, np.float64))}
+        p = np.clip(np.asarray(pred, np.float64), 1e-12, 1 - 1e-12)
+        return {"logits": torch.from_numpy(np.log(p) - np.log1p(-p))}
+
     def fit_task(self, X, y, Xv, yv, task, *, seed: int = 0) -> dict:
         from sklearn.preprocessing import StandardScaler
 
         self._check(task)
+        self._task = task
         self.scaler = StandardScaler().fit(X)
         Xs, Xvs = self.scaler.transform(X), self.scaler.transform(Xv)
         key = task.key_metric if task.key_metric != "loss" else task.default_key

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from affectkit.models.base import AffectModel
+from affectkit.models.ssm import BroadMambaEncoder, compact
 from affectkit.types import Modality
 
 ENCODERS = ("mean", "gru", "ssm")
@@ -150,13 +151,6 @@ def masked_mean(seq: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     return (seq * fm).sum(1) / fm.sum(1).clamp(min=1)
 
 
-def compact(x: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move valid frames to the front (order kept): (B, T, D), (B, T) → x', lengths (B,)."""
-    order = torch.argsort((~frames).to(torch.int8), dim=1, stable=True)
-    xc = torch.gather(x, 1, order[..., None].expand_as(x))
-    return xc, frames.sum(1)
-
-
 class SequenceEncoder(nn.Module):
     """Per-modality encoder: (B, T, D) + frames → sequence (B, T', H) and pooled (B, H).
 
@@ -182,7 +176,6 @@ class SequenceEncoder(nn.Module):
             self.gru = nn.GRU(in_dim, hidden // 2, batch_first=True, bidirectional=True)
             self.out = nn.Linear(2 * (hidden // 2), hidden)
         else:
-            from affectkit.models.ssm import BroadMambaEncoder
 
             self.net = BroadMambaEncoder(in_dim, hidden, d_state=d_state, dropout=dropout)
 

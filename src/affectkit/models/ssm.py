@@ -31,6 +31,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+
+def compact(x: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move valid frames to the front (order kept): (B, T, D), (B, T) → x', lengths (B,)."""
+    order = torch.argsort((~frames).to(torch.int8), dim=1, stable=True)
+    xc = torch.gather(x, 1, order[..., None].expand_as(x))
+    return xc, frames.sum(1)
+
+
 class SelectiveSSM(nn.Module):
     """One direction of a Mamba (S6) block.
 
@@ -156,8 +164,6 @@ class BroadMambaEncoder(nn.Module):
         """Returns ``(seq, frames_out)``: valid frames are first moved to the front (order
         kept), so a dropped frame is exactly a removed frame — the convolution never spans a
         gap — and ``frames_out`` marks the first ``n_valid`` positions."""
-        from affectkit.models.fusion_base import compact
-
         x, n = compact(x, frames)
         frames = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]
         fm = frames.to(x.dtype)[..., None]

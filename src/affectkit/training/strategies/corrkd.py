@@ -1,17 +1,4 @@
-"""Missing-modality training strategies for the one :class:`~affectkit.training.Trainer`.
-
-Both are :class:`~affectkit.training.Strategy` objects (hooks of the same loop, not a second
-loop), registered in :data:`affectkit.training.STRATEGIES`:
-
-``random_missing`` — sample-level modality dropout. Every training sample independently gets a
-    missingness pattern: with probability ``p_full`` all modalities, otherwise one of the
-    incomplete non-empty patterns uniformly (for text/audio/vision: T, A, V, TA, TV, AV); with
-    ``frame_drop`` > 0 each kept sequence also loses a random share (up to ``frame_drop``) of
-    its frames. Missing is expressed as presence/frame masks (never as zeros in the data), so
-    the model must declare ``accepts_presence_masks`` (all ``fusion.*`` models do).
-    (The Trainer's own ``modality_dropout`` drops a modality for a whole batch.)
-
-``corrkd`` — Correlation-decoupled Knowledge Distillation (Li et al., CVPR 2024, "Correlation-
+"""``corrkd`` — Correlation-decoupled Knowledge Distillation (Li et al., CVPR 2024, "Correlation-
     Decoupled Knowledge Distillation for Multimodal Sentiment Analysis with Incomplete
     Modalities"). A teacher trained on complete modalities sees each *complete* batch; the
     student sees the same batch under ``random_missing`` and is trained with the task loss plus
@@ -45,125 +32,14 @@ benchmark suite whose runs live in ``<runs>/<suite>/<entry>/seed<k>/<fold>``.
 
 from __future__ import annotations
 
-import itertools
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from affectkit.errors import ConfigError
-from affectkit.training import STRATEGIES, Strategy, TensorData
-from affectkit.types import Modality
-
-
-def _frames_mask(batch: TensorData, m: Modality) -> torch.Tensor:
-    """Current valid-frame mask (B, T) of a sequence input, or presence (B,) of a vector."""
-    x = batch.inputs[m]
-    B = x.shape[0]
-    if x.dim() == 3:
-        T = x.shape[1]
-        fr = torch.ones(B, T, dtype=torch.bool)
-        if m in batch.lengths:
-            fr &= torch.arange(T)[None, :] < batch.lengths[m][:, None]
-        mk = batch.masks.get(m)
-        if mk is not None:
-            fr &= (mk > 0) if mk.dim() == 2 else (mk > 0)[:, None]
-        return fr
-    fr = torch.ones(B, dtype=torch.bool)
-    mk = batch.masks.get(m)
-    if mk is not None:
-        fr &= (mk > 0) if mk.dim() == 1 else (mk > 0).any(1)
-    return fr
-
-
-def with_masks(batch: TensorData, present: dict[Modality, torch.Tensor],
-               frame_keep: dict[Modality, torch.Tensor] | None = None) -> TensorData:
-    """A copy of ``batch`` whose masks also hide absent samples (``present[m]`` (B,) bool) and
-    dropped frames (``frame_keep[m]`` (B, T) bool). Inputs are shared, never zeroed."""
-    masks = dict(batch.masks)
-    for m in batch.inputs:
-        cur = _frames_mask(batch, m)
-        p = present.get(m)
-        if cur.dim() == 2:
-            if p is not None:
-                cur = cur & p[:, None]
-            if frame_keep is not None and m in frame_keep:
-                cur = cur & frame_keep[m]
-        elif p is not None:
-            cur = cur & p
-        masks[m] = cur.float()
-    return TensorData(batch.inputs, batch.target, batch.ids, dict(batch.lengths), masks)
-
-
-def incomplete_patterns(mods: list[Modality]) -> list[tuple[Modality, ...]]:
-    """Non-empty proper subsets of ``mods`` (6 for three modalities)."""
-    return [c for r in range(1, len(mods)) for c in itertools.combinations(mods, r)]
-
-
-def _require_masks(trainer, name: str) -> None:
-    if not getattr(trainer.model, "accepts_presence_masks", False):
-        raise ConfigError(
-            f"strategy {name} needs a model that reads per-sample presence masks "
-            f"(accepts_presence_masks = True, e.g. the fusion.* models); {trainer.model.name!r} "
-            "does not. Use trainer.strategy: modality_dropout (whole-batch) instead"
-        )
-
-
-@STRATEGIES.register("random_missing")
-class RandomMissing(Strategy):
-    """Sample-level modality dropout (and optional frame drop); see the module docstring.
-
-    Args:
-        p_full: probability that a sample keeps all modalities.
-        frame_drop: maximum share of frames dropped from each kept sequence (0 = off).
-    """
-
-    name = "random_missing"
-
-    def __init__(self, p_full: float = 0.3, frame_drop: float = 0.0) -> None:
-        if not 0 <= p_full <= 1:
-            raise ConfigError(f"trainer.strategy_args.p_full must be in [0, 1], got {p_full}")
-        if not 0 <= frame_drop < 1:
-            raise ConfigError(f"trainer.strategy_args.frame_drop must be in [0, 1), got {frame_drop}")
-        self.p_full = float(p_full)
-        self.frame_drop = float(frame_drop)
-
-    def on_fit_start(self, trainer):
-        _require_masks(trainer, self.name)
-
-    def sample(self, batch: TensorData) -> TensorData:
-        """Draw patterns with torch's global RNG (the Trainer reseeds it per epoch)."""
-        mods = [m for m in Modality if m in batch.inputs]
-        B = len(batch)
-        pats = incomplete_patterns(mods)
-        if not pats:
-            return batch
-        full = torch.rand(B) < self.p_full
-        choice = torch.randint(len(pats), (B,))
-        present = {m: full | torch.tensor([m in pats[c] for c in choice.tolist()])
-                   for m in mods}
-        keep = None
-        if self.frame_drop > 0:
-            keep = {}
-            for m in mods:
-                x = batch.inputs[m]
-                if x.dim() == 3:
-                    rate = torch.rand(B, 1) * self.frame_drop
-                    k = torch.rand(B, x.shape[1]) >= rate
-                    # never drop every frame of a kept modality (that is modality dropout's job)
-                    fr = _frames_mask(batch, m)
-                    none_left = ~(k & fr).any(1)
-                    k[none_left] = True
-                    keep[m] = k
-        return with_masks(batch, present, keep)
-
-    def transform_batch(self, trainer, batch):
-        return self.sample(batch)
-
-    def state(self):
-        return {"name": self.name, "p_full": self.p_full, "frame_drop": self.frame_drop}
-
+from affectkit.training.strategies.base import STRATEGIES
+from affectkit.training.strategies.random_missing import RandomMissing
 
 @STRATEGIES.register("corrkd")
 class CorrKD(RandomMissing):
@@ -211,25 +87,19 @@ class CorrKD(RandomMissing):
         return Path(p).resolve() if "{run_dir}" in spec else Path(p)
 
     def load_teacher(self, trainer) -> torch.nn.Module:
-        from affectkit.models import create_model
+        """The teacher run, reloaded like every other run (:class:`RunDir`), with the
+        student's input dims."""
+        from affectkit.training.checkpoint import RunDir
 
         path = self.resolve_teacher_path(trainer)
-        cfg_file, weights = path / "config.json", path / "model.safetensors"
-        if not cfg_file.is_file() or not weights.is_file():
-            raise ConfigError(
-                f"corrkd teacher {path}: expected config.json and model.safetensors (a run "
-                "folder of `affect train` with a complete-modality model); train the teacher first"
-            )
-        from safetensors.torch import load_file
-
-        cfg = json.loads(cfg_file.read_text())
-        student = trainer.model
-        teacher = create_model(cfg["model"]["name"], input_dims=student.input_dims,
-                               n_outputs=student.n_outputs, **cfg["model"].get("args", {}))
-        missing, unexpected = teacher.load_state_dict(load_file(str(weights)), strict=False)
-        if missing or unexpected:
-            raise ConfigError(f"corrkd teacher {weights}: tensors do not match "
-                              f"{cfg['model']['name']} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        rd = RunDir(path)
+        rd.require("config.json", "task.json", "model.safetensors",
+                   hint="corrkd expected config.json and model.safetensors (a run folder of "
+                        "`affect train` with a complete-modality model); train the teacher first")
+        teacher, _ = rd.load_model(input_dims=dict(trainer.model.input_dims))
+        if teacher.n_outputs != trainer.model.n_outputs:
+            raise ConfigError(f"corrkd teacher {path}: {teacher.n_outputs} outputs, the student "
+                              f"has {trainer.model.n_outputs}")
         return teacher
 
     def on_fit_start(self, trainer):
@@ -280,12 +150,8 @@ class CorrKD(RandomMissing):
         return nce + rel
 
     def categories(self, trainer, target: torch.Tensor) -> torch.Tensor | None:
-        kind = getattr(trainer.task, "kind", "")
-        if kind == "emotion":
-            return target.long()
-        if kind == "sentiment":
-            return (torch.sign(target.float()) + 1).long()  # 0 neg, 1 neutral, 2 pos
-        return None
+        """Coarse categories of the targets, as the task defines them."""
+        return trainer.task.categories(target)
 
     def cpd(self, zs: torch.Tensor, zt: torch.Tensor, cat: torch.Tensor | None) -> torch.Tensor:
         if cat is None:

@@ -28,232 +28,20 @@ import json
 import math
 import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from affectkit.config import TrainerConfig
+from affectkit.data.batch import Batch
 from affectkit.errors import ConfigError
-from affectkit.registry import Registry
+from affectkit.progress import progress as _progress
 from affectkit.tasks import Task
-from affectkit.types import Modality
-
-STRATEGIES: Registry[type] = Registry("strategy")
-
-
-# --- data ------------------------------------------------------------------------------------
-
-
-@dataclass
-class TensorData:
-    """An in-memory split: model inputs per modality, targets and utterance ids.
-
-    Attributes:
-        inputs: per modality, (N, ...) tensors (see ``AffectModel.input_kinds``).
-        target: (N,) class ids / scores, or (N, L) multi-label / dimensional targets.
-        ids: N utterance ids (metrics and predictions are reported against them).
-        lengths: per modality (N,) valid lengths of padded sequences.
-        masks: per modality (N, L) attention masks (tokens) or presence masks.
-        groups: optional (N,) group ids (speaker) for diagnostics.
-    """
-
-    inputs: dict[Modality, torch.Tensor]
-    target: torch.Tensor
-    ids: list[str]
-    lengths: dict[Modality, torch.Tensor] = field(default_factory=dict)
-    masks: dict[Modality, torch.Tensor] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.ids)
-        for name, d in (("inputs", self.inputs), ("lengths", self.lengths), ("masks", self.masks)):
-            for m, t in d.items():
-                if len(t) != n:
-                    raise ValueError(f"TensorData.{name}[{m}] has {len(t)} rows, ids has {n}")
-        if len(self.target) != n:
-            raise ValueError(f"TensorData.target has {len(self.target)} rows, ids has {n}")
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, idx: Sequence[int] | torch.Tensor, trim: bool = True) -> TensorData:
-        """Rows ``idx``. With ``trim``, padded sequences/tokens are cut to the longest item of
-        the batch (a batch of short sentences should not pay for the corpus's longest one)."""
-        idx_t = torch.as_tensor(idx, dtype=torch.long)
-        inputs = {m: t[idx_t] for m, t in self.inputs.items()}
-        lengths = {m: t[idx_t] for m, t in self.lengths.items()}
-        masks = {m: t[idx_t] for m, t in self.masks.items()}
-        if trim:
-            for m, L in lengths.items():
-                if len(L) and inputs[m].dim() >= 2:
-                    inputs[m] = inputs[m][:, :max(1, int(L.max()))]
-            for m, mk in masks.items():
-                if len(mk) and mk.dim() == 2 and inputs[m].dim() == 2:
-                    n = max(1, int(mk.sum(1).max()))
-                    inputs[m], masks[m] = inputs[m][:, :n], mk[:, :n]
-        return TensorData(inputs, self.target[idx_t], [self.ids[i] for i in idx_t.tolist()],
-                          lengths, masks)
-
-    def vectors(self) -> np.ndarray:
-        """All vector inputs concatenated (modality order), for scikit-learn models. (N, ΣD)"""
-        parts = []
-        for m in sorted(self.inputs, key=lambda m: m.value):
-            t = self.inputs[m]
-            if t.dim() == 3:  # a sequence: mean+std pooled over valid frames
-                L = self.lengths.get(m)
-                mask = (torch.arange(t.shape[1])[None, :] < L[:, None]).float() if L is not None \
-                    else torch.ones(t.shape[:2])
-                denom = mask.sum(1, keepdim=True).clamp(min=1)
-                mean = (t * mask[..., None]).sum(1) / denom
-                var = (((t - mean[:, None]) ** 2) * mask[..., None]).sum(1) / denom
-                t = torch.cat([mean, var.sqrt()], -1)
-            parts.append(t.reshape(len(t), -1).float().numpy())
-        return np.concatenate(parts, axis=1)
-
-
-# --- strategies ------------------------------------------------------------------------------
-
-
-class Strategy:
-    """Hook points of the training loop. Subclass and override what your scheme changes.
-
-    Distillation (a teacher's outputs added to the loss), modality dropout (inputs removed at
-    random), multistage schedules (freeze/unfreeze in ``on_epoch_start``) all fit here.
-    """
-
-    name = "default"
-
-    def on_fit_start(self, trainer: Trainer) -> None:
-        """Called once before the first epoch (after a resume, too)."""
-
-    def param_groups(self, trainer: Trainer, groups: list[dict]) -> list[dict]:
-        """Adjust the AdamW parameter groups before the optimizer is built: add a strategy's
-        own trainable modules (a distillation projector), or parameters a multistage schedule
-        will unfreeze later (their groups may start with ``lr`` 0). Default: unchanged."""
-        return groups
-
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
-        """Called before each training epoch (``trainer.model`` is in train mode)."""
-
-    def transform_batch(self, trainer: Trainer, batch: TensorData) -> TensorData:
-        """Change a *training* batch before the forward pass (augmentation, dropping inputs)."""
-        return batch
-
-    def loss(self, trainer: Trainer, model: torch.nn.Module, batch: TensorData,
-             outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The training loss of one batch. Default: the task's loss."""
-        return trainer.task.loss(outputs, batch.target)
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, valid_metrics: dict) -> None:
-        """Called after validation of each epoch."""
-
-    def state(self) -> dict:
-        """JSON-able state saved with the run (resumable strategies)."""
-        return {"name": self.name}
-
-
-STRATEGIES.register("default")(Strategy)
-
-
-@STRATEGIES.register("modality_dropout")
-class ModalityDropout(Strategy):
-    """Drop each modality from a training batch with probability ``p`` (keeping at least one).
-
-    Only for models with ``tolerates_missing = True``; the model sees a missing key, never a
-    zero tensor. The draw uses torch's RNG, which the trainer reseeds per epoch.
-    """
-
-    name = "modality_dropout"
-
-    def __init__(self, p: float = 0.2) -> None:
-        if not 0 <= p < 1:
-            raise ConfigError(f"trainer.strategy_args.p must be in [0, 1), got {p}")
-        self.p = p
-
-    def on_fit_start(self, trainer):
-        if not getattr(trainer.model, "tolerates_missing", False):
-            raise ConfigError(
-                f"strategy modality_dropout needs a model that tolerates missing modalities; "
-                f"{trainer.model.name!r} does not"
-            )
-
-    def transform_batch(self, trainer, batch):
-        mods = list(batch.inputs)
-        keep = [m for m in mods if torch.rand(()) >= self.p]
-        if not keep:
-            keep = [mods[int(torch.randint(len(mods), ()))]]
-        return TensorData({m: batch.inputs[m] for m in keep}, batch.target, batch.ids,
-                          {m: v for m, v in batch.lengths.items() if m in keep},
-                          {m: v for m, v in batch.masks.items() if m in keep})
-
-    def state(self):
-        return {"name": self.name, "p": self.p}
-
-
-def make_strategy(name: str | None, args: dict | None = None) -> Strategy:
-    if not name:
-        return Strategy()
-    import affectkit.strategies  # noqa: F401  (registers random_missing, corrkd)
-
-    return STRATEGIES.get(name)(**(args or {}))
-
-
-# --- checkpoint helpers ----------------------------------------------------------------------
-
-
-def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None = None) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
-              metadata={k: json.dumps(v) for k, v in (meta or {}).items()})
-    tmp.replace(path)  # atomic: an interruption never leaves a half-written checkpoint
-
-
-def _write_json(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path | Modality):
-        return str(o)
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
-def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"optim.{pid}.{k}"] = v
-            else:
-                scalars[f"{pid}.{k}"] = v
-    groups = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups, "scalars": scalars}
-
-
-def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                         meta: dict) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, pid, name = k.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    for k, v in meta["scalars"].items():
-        pid, name = k.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-
+from affectkit.training.checkpoint import (RunDir, load_weights, optimizer_from_flat,
+                                           optimizer_to_flat, save_tensors, write_json)
+from affectkit.training.strategies import Strategy, make_strategy
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -297,6 +85,7 @@ class Trainer:
         self.cfg = config or TrainerConfig()
         self.seed = int(seed)
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run = RunDir(self.run_dir) if self.run_dir is not None else None
         self.strategy = strategy or make_strategy(self.cfg.strategy, self.cfg.strategy_args)
         self.resolved_config = resolved_config
         self.resume = resume
@@ -318,34 +107,35 @@ class Trainer:
                 for k, v in out.items()}
 
     @property
-    def is_sklearn(self) -> bool:
-        return bool(getattr(self.model, "is_sklearn", False))
+    def closed_form(self) -> bool:
+        """The model fits in one call (``fit_closed_form``: the scikit-learn baselines)
+        instead of by gradient steps; prediction is the same forward pass for both."""
+        return callable(getattr(self.model, "fit_closed_form", None))
 
     # -- public API ---------------------------------------------------------------------------
-    def fit(self, train: TensorData, valid: TensorData) -> FitResult:
+    def fit(self, train: Batch, valid: Batch) -> FitResult:
         """Train on ``train``, select on ``valid``; leaves the best weights in the model."""
         torch.set_num_threads(max(1, self.cfg.threads))
         t0 = time.perf_counter()
         self.task.fit_train(train.target.numpy())
         if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.run.mkdir()
             if self.resolved_config is not None:
-                _write_json(self.resolved_config, self.run_dir / "config.json")
-        if self.is_sklearn:
-            return self._fit_sklearn(train, valid, t0)
+                self.run.write("config.json", self.resolved_config)
+        if self.closed_form:
+            return self._fit_closed_form(train, valid, t0)
         return self._fit_torch(train, valid, t0)
 
     @torch.no_grad()
-    def predict(self, data: TensorData) -> np.ndarray:
+    def predict(self, data: Batch) -> np.ndarray:
         """Task predictions for ``data`` (class ids, scores or probabilities), in order."""
-        if self.is_sklearn:
-            return self.model.predict_task(data.vectors(), self.task)
         return self.task.predict(self.forward_all(data))
 
     @torch.no_grad()
-    def forward_all(self, data: TensorData) -> dict[str, torch.Tensor]:
+    def forward_all(self, data: Batch) -> dict[str, torch.Tensor]:
         """Model outputs for ``data`` in eval mode, concatenated over batches."""
-        self.model.eval()
+        if hasattr(self.model, "eval"):
+            self.model.eval()
         outs: dict[str, list[torch.Tensor]] = {}
         bs = self.cfg.eval_batch_size
         for i in range(0, len(data), bs):
@@ -353,21 +143,20 @@ class Trainer:
             o = self._forward(b)
             for k, v in o.items():
                 outs.setdefault(k, []).append(v.detach())
-        return {k: torch.cat(v) for k, v in outs.items()}
+        return {k: _cat(v) for k, v in outs.items()}
 
-    def evaluate(self, data: TensorData, split: str = "test") -> dict:
+    def evaluate(self, data: Batch, split: str = "test") -> dict:
         """Metrics of the current model on ``data`` (call after :meth:`fit`)."""
         pred = self.predict(data)
         m = self.task.metrics(data.target.numpy(), pred)
         m["split"] = split
         return m
 
-    # -- scikit-learn baselines ----------------------------------------------------------------
-    def _fit_sklearn(self, train: TensorData, valid: TensorData, t0: float) -> FitResult:
+    # -- models fitted in one call ---------------------------------------------------------
+    def _fit_closed_form(self, train: Batch, valid: Batch, t0: float) -> FitResult:
         seed_everything(self.seed)
-        info = self.model.fit_task(train.vectors(), train.target.numpy(), valid.vectors(),
-                                   valid.target.numpy(), self.task, seed=self.seed)
-        pv = self.model.predict_task(valid.vectors(), self.task)
+        info = self.model.fit_closed_form(train, valid, self.task, seed=self.seed)
+        pv = self.predict(valid)
         self.task.calibrate(valid.target.numpy(), pv)
         vm = self.task.metrics(valid.target.numpy(), pv)
         vm["selection"] = info
@@ -387,7 +176,7 @@ class Trainer:
 
         return f
 
-    def _fit_torch(self, train: TensorData, valid: TensorData, t0: float) -> FitResult:
+    def _fit_torch(self, train: Batch, valid: Batch, t0: float) -> FitResult:
         cfg = self.cfg
         seed_everything(self.seed)
         model = self.model
@@ -397,8 +186,8 @@ class Trainer:
             self.task.calibrate(valid.target.numpy(), self.predict(valid))
             res = FitResult(-1, self.evaluate(valid, "valid"), [], time.perf_counter() - t0, False)
             if self.run_dir is not None:
-                _save_tensors(model.trainable_state_dict(), self.run_dir / "model.safetensors",
-                              {"epoch": -1, "note": "as given, not trained"})
+                self.run.save_model(model.trainable_state_dict(),
+                                    {"epoch": -1, "note": "as given, not trained"})
             self._write_final(res)
             return res
         if not groups:
@@ -462,9 +251,9 @@ class Trainer:
                     self.best_state = {k: v.detach().clone()
                                        for k, v in model.trainable_state_dict().items()}
                     if self.run_dir is not None:
-                        _save_tensors(model.trainable_state_dict(), self.run_dir / "model.safetensors",
-                                      {"epoch": epoch, "key_metric": self.task.key_metric,
-                                       "value": key})
+                        self.run.save_model(model.trainable_state_dict(),
+                                            {"epoch": epoch, "value": key,
+                                             "key_metric": self.task.key_metric})
                 else:
                     bad += 1
                 self.strategy.on_epoch_end(self, epoch, vm)
@@ -484,7 +273,7 @@ class Trainer:
         self._write_final(res)
         return res
 
-    def _validate(self, valid: TensorData) -> dict:
+    def _validate(self, valid: Batch) -> dict:
         outs = self.forward_all(valid)
         vm = self.task.metrics(valid.target.numpy(), self.task.predict(outs))
         vm["loss"] = float(self.task.loss(outs, valid.target))
@@ -493,28 +282,25 @@ class Trainer:
     # -- checkpoints --------------------------------------------------------------------------
     def _save_last(self, opt, next_epoch, best_key, best_epoch, bad, history) -> None:
         assert self.run_dir is not None
-        ot, ometa = _optimizer_to_flat(opt)
+        ot, ometa = optimizer_to_flat(opt)
         # trainable tensors (+ buffers) only: a LoRA run does not rewrite the frozen encoder
         tensors = {f"model.{k}": v for k, v in self.model.trainable_state_dict().items()} | ot
         if self.best_state is not None:
             tensors |= {f"best.{k}": v for k, v in self.best_state.items()}
-        _save_tensors(tensors, self.run_dir / "last.safetensors")
-        _write_json({"next_epoch": next_epoch, "best_key": best_key, "best_epoch": best_epoch,
+        save_tensors(tensors, self.run_dir / "last.safetensors")
+        write_json({"next_epoch": next_epoch, "best_key": best_key, "best_epoch": best_epoch,
                      "bad_epochs": bad, "history": history, "optimizer": ometa,
                      "strategy": self.strategy.state(), "seed": self.seed,
                      "config_hash": self._config_hash()},
                     self.run_dir / "last.json")
 
     def _config_hash(self) -> str | None:
-        """Hash of the resolved config minus settings that do not change results."""
+        """The config signature of the resolved config (with its seed)."""
         if self.resolved_config is None:
             return None
-        import hashlib
+        from affectkit.config import config_signature
 
-        c = json.loads(json.dumps(self.resolved_config, default=str))
-        for k in ("progress", "threads", "eval_batch_size"):
-            (c.get("trainer") or {}).pop(k, None)
-        return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
+        return config_signature(self.resolved_config)
 
     def _load_last(self, opt):
         from safetensors.torch import load_file
@@ -536,54 +322,32 @@ class Trainer:
                                    strict=False)
         best = {k[5:]: v for k, v in t.items() if k.startswith("best.")}
         self.best_state = best or None
-        _optimizer_from_flat(opt, t, meta["optimizer"])
+        optimizer_from_flat(opt, t, meta["optimizer"])
         return (meta["next_epoch"], meta["best_key"], meta["best_epoch"], meta["bad_epochs"],
                 meta["history"])
 
     def load_weights(self, path: str | Path) -> None:
-        from safetensors.torch import load_file
-
-        sd = load_file(str(path))
-        missing, unexpected = self.model.load_state_dict(sd, strict=False)
-        if unexpected:
-            raise ConfigError(f"{path}: unexpected tensors {unexpected[:3]} for {self.model.name}")
-        own = set(self.model.trainable_state_dict())
-        lacking = [k for k in missing if k in own]
-        if lacking:
-            raise ConfigError(f"{path}: missing tensors {lacking[:3]} for {self.model.name}")
+        load_weights(self.model, path)
 
     def _write_final(self, res: FitResult) -> None:
         if self.run_dir is None:
             return
-        _write_json(self.task.state(), self.run_dir / "task.json")
-        _write_json({"best_epoch": res.best_epoch, "valid": res.best_valid,
+        self.run.write("task.json", self.task.state())
+        self.run.write("metrics.json", {"best_epoch": res.best_epoch, "valid": res.best_valid,
                      "history": res.history, "seconds": round(res.seconds, 2),
                      "stopped_early": res.stopped_early, "resumed_from": res.resumed_from,
-                     "seed": self.seed}, self.run_dir / "metrics.json")
+                     "seed": self.seed})
 
 
 def _scalars(m: dict) -> dict:
     return {k: v for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-class _NoProgress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-    def add_task(self, *a, **k):
-        return 0
-
-    def update(self, *a, **k):
-        pass
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return _NoProgress()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[status]}"), transient=True)
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate batch outputs; per-dialogue outputs (B, T, ...) of different T are padded
+    with zeros to the longest (targets beyond a row's length are padding and ignored)."""
+    if parts[0].dim() >= 3 and len({p.shape[1] for p in parts}) > 1:
+        T = max(p.shape[1] for p in parts)
+        parts = [torch.nn.functional.pad(p, (0, 0) * (p.dim() - 2) + (0, T - p.shape[1]))
+                 for p in parts]
+    return torch.cat(parts)

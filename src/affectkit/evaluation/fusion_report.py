@@ -2,8 +2,8 @@
 zoo and missing-modality robustness on real trimodal data).
 
 1. Runs a benchmark suite (``configs/fusion/mosi400.yaml``) with the ordinary suite runner of
-   :mod:`affectkit.benchmark` — every entry over all folds × seeds, checkpoints reused.
-2. Runs the robustness protocols (:mod:`affectkit.robustness`) on every run of the entries of
+   :mod:`affectkit.evaluation.suites` — every entry over all folds × seeds, checkpoints reused.
+2. Runs the robustness protocols (:mod:`affectkit.evaluation.robustness`) on every run of the entries of
    group ``robust`` and on their plain reference (the entry whose name is the robust entries'
    prefix, e.g. ``mult`` for ``mult-dropout``/``mult-corrkd``), and summarises them over runs.
 3. Writes tables (JSON + markdown), comparison plots and the ``## Fusion and robustness
@@ -30,7 +30,7 @@ def run_fusion_benchmark(suite_path, *, seeds: int = 3, runs="runs/benchmarks",
                          out="docs/fusion", docs=None, only=None, robust=None,
                          protocols=("modality-subsets", "frame-drop", "corruption"),
                          progress: bool = True, console=None, command: str = "") -> dict:
-    from affectkit.benchmark import load_suite, run_suite, write_results
+    from affectkit.evaluation.suites import load_suite, run_suite, write_results
 
     suite = load_suite(suite_path)
     runs, out = Path(runs), Path(out)
@@ -54,7 +54,7 @@ def run_fusion_benchmark(suite_path, *, seeds: int = 3, runs="runs/benchmarks",
 
 def valid_means(suite, suite_runs: Path) -> dict[str, dict[str, float]]:
     """Mean validation metrics of each entry over its runs (label → metric → mean)."""
-    from affectkit.benchmark import _slug
+    from affectkit.evaluation.suites import _slug
 
     out = {}
     for e in suite.entries:
@@ -77,7 +77,7 @@ def _robust_names(suite) -> list[str]:
 def robustness_all(suite_runs: Path, names: list[str], protocols, out: Path, *,
                    progress: bool = True, console=None) -> dict:
     """Protocols × entries: per-run results under the run folders, summaries in ``out``."""
-    from affectkit import robustness as R
+    from affectkit.evaluation import robustness as R
 
     prep = None
     summary: dict[str, dict[str, Any]] = {}
@@ -250,7 +250,7 @@ def _pm(v: dict, pct: bool = True) -> str:
 
 def section_markdown(res: dict, rob: dict, analysis: dict, command: str, out: Path,
                      docs: Path | None) -> str:
-    from affectkit.benchmark import to_markdown
+    from affectkit.evaluation.suites import to_markdown
 
     base = to_markdown(res, command)
     rel = out

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from affectkit.config import ExperimentConfig, from_dict, merge, to_dict
+from affectkit.config import ExperimentConfig, config_signature, from_dict, merge, to_dict
 from affectkit.errors import ConfigError
 
 SUITE_KEYS = ("name", "title", "metrics", "goal", "base", "entries", "notes", "cost")
@@ -120,7 +120,7 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
               progress: bool = True, only: list[str] | None = None,
               skip: list[str] | None = None, console=None) -> dict:
     """Run every entry of ``suite``; returns the JSON-able result (also the table's source)."""
-    from affectkit.experiment import _safe, prepare, run_fold
+    from affectkit.experiment import prepare, run_fold, safe_name
 
     t_suite = time.perf_counter()
     rows = []
@@ -139,7 +139,7 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
         for seed in range(n_seeds):
             for fold in prep.split.folds:
                 rd = (Path(run_root) / suite.name / _slug(entry.get("name") or entry["label"])
-                      / f"seed{seed}" / _safe(fold.name))
+                      / f"seed{seed}" / safe_name(fold.name))
                 done = rd / "test_metrics.json"
                 if done.exists():
                     r = json.loads(done.read_text())
@@ -192,23 +192,13 @@ def run_suite(suite: Suite, *, seeds: int = 3, run_root: str | Path = "runs/benc
 
 
 def _cfg_sig(cfg: ExperimentConfig) -> str:
-    import hashlib
-
-    d = to_dict(cfg)
-    d["trainer"].pop("progress", None)  # neither changes the result
-    d["trainer"].pop("threads", None)
-    if d["trainer"].get("precision") == "fp32":  # added later; keeps earlier signatures valid
-        d["trainer"].pop("precision")
-    for k in ("speaker_norm", "max_train"):  # added later; keeps earlier signatures valid
-        if not d["data"].get(k):
-            d["data"].pop(k, None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    return config_signature(cfg)
 
 
 def _fmt(agg: dict, metric: str) -> str:
     if agg.get("mean") is None:
         return "–"
-    pct = metric not in ("mae", "corr", "macro_f1_ml") and not metric.startswith("ccc")
+    pct = metric not in ("mae", "corr") and not metric.startswith("ccc")
     scale = 100.0 if pct else 1.0
     one = agg.get("n", 0) <= 1  # a single run has no spread to show
     if metric in ("mae", "corr"):
@@ -281,10 +271,6 @@ def update_docs(res: dict, docs: str | Path, command: str = "") -> Path:
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(text, encoding="utf-8")
     return docs
-
-
-def machine_note() -> str:
-    return f"{platform.processor() or platform.machine()}"
 
 
 def cost_summary(results_dir: str | Path = "benchmarks/results") -> list[dict]:

@@ -30,7 +30,7 @@ under extractors ``text.<name>``, ``audio.<name>``, ``vision.<name>``; a corpus 
 the manifest, so ``affect train`` works with ``data: {corpus: <name>, root: <that folder>,
 split: official}`` and ``features: {text: text.<name>, ...}``. These names are registered when
 this module is imported (the ``affect`` CLI imports it; from Python, ``import
-affectkit.data.feature_files`` first).
+affectkit.features.imported`` first; `affect` and experiments do).
 """
 
 from __future__ import annotations
@@ -537,7 +537,7 @@ def import_feature_file(path: str | Path, format: str, *, name: str, allow_pickl
     exts = {Modality.parse(n.split(".", 1)[0]): get_extractor(n) for n in names}
     utts = {u.id: u for u in _make_corpus(name, mf)(folder).load().utterances}
     written = 0
-    from affectkit.training import _progress
+    from affectkit.progress import progress as _progress
 
     prog = _progress(progress)
     with prog:

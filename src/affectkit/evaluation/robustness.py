@@ -69,8 +69,10 @@ SHORT = {Modality.TEXT: "T", Modality.AUDIO: "A", Modality.VISION: "V"}
 
 
 def default_metric(kind: str) -> str:
-    return {"sentiment": "non0_f1", "emotion": "ua", "multilabel": "macro_f1",
-            "dimensional": "ccc_mean"}.get(kind, "loss")
+    """The metric robustness curves report for a task kind (the task's ``curve_metric``)."""
+    from affectkit.tasks import TASKS
+
+    return TASKS.get(kind).curve_metric
 
 
 def pattern_name(mods) -> str:
@@ -96,29 +98,42 @@ def _seed(base: int, *parts) -> int:
 
 @dataclass
 class LoadedRun:
-    """A trained run with its fold's data, ready to score modified test inputs."""
+    """A trained run (reloaded by :func:`affectkit.experiment.load_run`) and the split whose
+    inputs the protocols modify."""
 
-    run_dir: Path
-    cfg: Any
-    prep: Any
-    fold: Any
-    task: Any
-    trainer: Any
+    run: Any
     split: str
 
     @property
+    def run_dir(self) -> Path:
+        return self.run.run_dir
+
+    @property
+    def cfg(self):
+        return self.run.cfg
+
+    @property
+    def prep(self):
+        return self.run.prep
+
+    @property
+    def task(self):
+        return self.run.task
+
+    @property
+    def trainer(self):
+        return self.run.trainer
+
+    @property
     def ids(self) -> list[str]:
-        return list(getattr(self.fold, self.split))
+        return list(getattr(self.run.fold, self.split))
 
     @property
     def modalities(self) -> list[Modality]:
         return [m for m in Modality if m in self.prep.feats]
 
     def data(self, feats: dict[Modality, dict[str, Any]] | None = None):
-        from affectkit.experiment import build_tensors
-
-        y = self.prep.data.target_array(self.ids, self.cfg.task.kind)
-        return build_tensors(self.ids, feats or self.prep.feats, self.prep.kinds, y)
+        return self.run.batch(self.split, feats)
 
     def evaluate(self, data) -> dict:
         m = self.trainer.evaluate(data, self.split)
@@ -127,30 +142,11 @@ class LoadedRun:
 
 def load_run(run_dir: str | Path, *, prep=None, split: str = "test") -> LoadedRun:
     """Reload a run folder of ``affect train`` (pass ``prep`` to reuse loaded features)."""
-    from affectkit.data.splits import Fold
-    from affectkit.experiment import prepare, read_run
-    from affectkit.models import create_model
-    from affectkit.tasks import make_task
-    from affectkit.training import Strategy, Trainer
+    from affectkit.experiment import load_run as _load
 
-    run_dir = Path(run_dir)
-    cfg, dj = read_run(run_dir, ("model.safetensors", "task.json"))
-    if prep is None:
-        prep = prepare(cfg, progress=False)
-    else:
-        prep = prep.for_config(cfg)
-    if prep.data_signature != dj["data_signature"]:
-        raise DataError(f"{run_dir}: the corpus, labels or features changed since training "
-                        f"(data signature {prep.data_signature} ≠ {dj['data_signature']})")
-    fold = Fold(dj["fold"], dj["train"], dj["valid"], dj["test"])
-    task = make_task(cfg.task.kind, prep.data.labels, key_metric=cfg.task.key_metric)
-    task.load_state(json.loads((run_dir / "task.json").read_text()))
-    model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
-                         **cfg.model.args)
-    cfg.trainer.progress = False
-    trainer = Trainer(model, task, cfg.trainer, seed=cfg.seed, strategy=Strategy())
-    trainer.load_weights(run_dir / "model.safetensors")
-    return LoadedRun(run_dir, cfg, prep, fold, task, trainer, split)
+    if split not in ("train", "valid", "test"):
+        raise ConfigError(f"split {split!r}; allowed: train, valid, test")
+    return LoadedRun(_load(run_dir, prep=prep), split)
 
 
 def _need_masks(run: LoadedRun, protocol: str) -> None:
@@ -168,7 +164,7 @@ def frame_drop(run: LoadedRun, *, seed: int = 0, rates=RATES, **_: Any) -> dict:
     """Score the test part with frames dropped at each rate, per modality and for all at once."""
     import torch
 
-    from affectkit.strategies import with_masks
+    from affectkit.training.strategies.random_missing import with_masks
 
     _need_masks(run, "frame-drop")
     base = run.data()
@@ -196,7 +192,6 @@ def frame_drop(run: LoadedRun, *, seed: int = 0, rates=RATES, **_: Any) -> dict:
 
 def modality_subsets(run: LoadedRun, **_: Any) -> dict:
     """Score every non-empty subset of the modalities (absent ones removed from the input)."""
-    from affectkit.training import TensorData
 
     model = run.trainer.model
     if not getattr(model, "tolerates_missing", False):
@@ -207,9 +202,9 @@ def modality_subsets(run: LoadedRun, **_: Any) -> dict:
     rows = []
     for r in range(len(mods), 0, -1):
         for sub in itertools.combinations(mods, r):
-            d = TensorData({m: base.inputs[m] for m in sub}, base.target, base.ids,
-                           {m: v for m, v in base.lengths.items() if m in sub},
-                           {m: v for m, v in base.masks.items() if m in sub})
+            d = base.replace(inputs={m: base.inputs[m] for m in sub},
+                             lengths={m: v for m, v in base.lengths.items() if m in sub},
+                             masks={m: v for m, v in base.masks.items() if m in sub})
             rows.append({"curve": "subsets", "pattern": pattern_name(sub), "n_modalities": r,
                          "complete": r == len(mods), **run.evaluate(d)})
     return {"rows": rows, "x_label": "modality subset"}
@@ -241,7 +236,7 @@ def corruption(run: LoadedRun, *, seed: int = 0, store_root: str | Path | None =
                 feats[m] = {**run.prep.feats[m], **vals}
                 data = run.data(feats)
                 if failed:
-                    from affectkit.strategies import with_masks
+                    from affectkit.training.strategies.random_missing import with_masks
                     import torch
 
                     gone = torch.tensor([i in failed for i in ids])
@@ -397,7 +392,7 @@ def corrupted_features(ext_name: str, utts, clean: dict, modality: Modality, kin
                 vals[u.id] = o
         return vals, failed, "raw", extra
     from affectkit.media import iter_frames, load_audio
-    from affectkit.training import _progress
+    from affectkit.progress import progress as _progress
 
     prog = _progress(progress and bool(todo))
     with prog:
