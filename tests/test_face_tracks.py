@@ -1,0 +1,87 @@
+"""Face tracks and the active speaker: synthetic faces (fast) and a real two-face clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectkit.features.vision.detect import Face
+from affectkit.features.vision.tracks import active_speaker, speech_energy, track_faces
+from conftest import shared_path
+
+
+def _face(cx: float, cy: float, side: float = 60.0, mouth: float = 0.1) -> Face:
+    """A face whose landmarks open the mouth by ``mouth`` × mouth width."""
+    lm = np.zeros((68, 2), np.float32)
+    lm[:, 0], lm[:, 1] = cx, cy
+    lm[36:42] = (cx - 15, cy - 10)
+    lm[42:48] = (cx + 15, cy - 10)
+    lm[48], lm[54] = (cx - 12, cy + 15), (cx + 12, cy + 15)
+    gap = mouth * 24
+    for top, bot in ((61, 67), (62, 66), (63, 65)):
+        lm[top] = (cx, cy + 15 - gap / 2)
+        lm[bot] = (cx, cy + 15 + gap / 2)
+    return Face((cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), 0.9, lm)
+
+
+def test_tracks_follow_moving_faces_across_a_short_gap():
+    frames = []
+    for t in range(12):
+        fs = [_face(100 + 3 * t, 150), _face(500 - 2 * t, 160)]
+        if t == 5:
+            fs = fs[1:]  # the left face is missed once
+        if t >= 8:
+            fs = fs[:1] if t < 11 else fs  # the right face leaves for 3 frames, comes back
+        frames.append(fs)
+    tracks = track_faces(frames, max_gap=2)
+    left = [tr for tr in tracks if tr.frames[min(tr.frames)].center[0] < 320]
+    right = [tr for tr in tracks if tr.frames[min(tr.frames)].center[0] > 320]
+    assert len(left) == 1 and len(left[0].frames) == 11  # bridged the one-frame gap
+    assert len(right) == 1  # the return after 3 frames is a new track, too short to keep
+    assert max(right[0].frames) == 7
+
+
+def test_active_speaker_picks_the_mouth_that_follows_the_energy_or_nobody():
+    rng = np.random.default_rng(0)
+    n = 40
+    energy = rng.normal(-30, 6, n)
+    mouth_a = 0.05 + 0.02 * (energy - energy.min()) / 6 + rng.normal(0, 0.01, n)
+    mouth_b = 0.05 + rng.uniform(0, 0.2, n)
+    frames = [[_face(100, 150, mouth=mouth_a[t]), _face(500, 150, mouth=mouth_b[t])]
+              for t in range(n)]
+    tracks = track_faces(frames)
+    res = active_speaker(tracks, energy)
+    spk = next(tr for tr in tracks if tr.id == res.speaker)
+    assert spk.frames[0].center[0] == 100 and res.confidence > 0.9
+    assert res.listeners and res.speaker not in res.listeners
+    other = rng.normal(-30, 6, n)  # speech of someone off screen
+    res2 = active_speaker(tracks, other)
+    assert res2.speaker is None or res2.scores[res2.speaker] < res.scores[res.speaker]
+    assert active_speaker([], energy).speaker is None
+
+
+def test_speech_energy_is_louder_where_the_signal_is():
+    sr = 16000
+    x = np.zeros(sr * 2, np.float32)
+    x[sr:] = 0.3 * np.sin(np.arange(sr) * 2 * np.pi * 200 / sr)
+    e = speech_energy(x, sr, np.array([0.5, 1.5]))
+    assert e[1] - e[0] > 40
+
+
+@pytest.mark.slow
+def test_two_mosi_speakers_side_by_side_the_audio_picks_its_face():
+    from affectkit.evaluation.active_speaker import _clip, compose, decide, face_tracks
+    from affectkit.media import SAMPLE_RATE
+
+    root = shared_path("multimodal/mosi400/video")
+    a, b = root / "1DmNV9C1hbY_4.mp4", root / "8qrpnFRGt2A_26.mp4"
+    if not (a.exists() and b.exists()):
+        pytest.skip("mosi400 clips 1DmNV9C1hbY_4 / 8qrpnFRGt2A_26 absent")
+    fa, aa = _clip(a, 10.0, 6.0)
+    fb, ab = _clip(b, 10.0, 6.0)
+    frames, times = compose(fa, fb, 10.0)
+    tracks = face_tracks(frames)
+    assert len(tracks) >= 2
+    n = int((times[-1] + 0.1) * SAMPLE_RATE)
+    assert decide(tracks, times, aa[:n], SAMPLE_RATE)[0] == "left"
+    assert decide(tracks, times, ab[:n], SAMPLE_RATE)[0] == "right"
