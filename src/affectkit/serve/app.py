@@ -68,10 +68,20 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
     limits = limits or Limits()
     store = JobStore(root)
     n_workers = workers or max(1, os.cpu_count() or 1)
-    state: dict = {"pool": None, "text_engine": LocalEngine(), "started": time.time()}
+    state: dict = {"pool": None, "text_engine": LocalEngine(), "started": time.time(), "text_ready": False}
     import threading
 
     text_lock = threading.Lock()
+    text_opts = {"modalities": ["text"], "fps": 2.0, "max_duration": None}
+
+    def warm_text() -> None:
+        """Load the text model before the first POST /v1/text (it is loaded lazily)."""
+        try:
+            with text_lock:
+                state["text_engine"].analyzer(text_opts).analyze_text(["warming up"])
+            state["text_ready"] = True
+        except Exception:  # the endpoint will report the problem on use
+            log.exception("could not load the text model")
 
     @asynccontextmanager
     async def lifespan(app):
@@ -79,6 +89,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
         if info["requeued"] or info["deleted"]:
             log.warning("recovered after an unclean stop: re-queued %d job(s), finished %d delete(s)",
                         len(info["requeued"]), len(info["deleted"]))
+        threading.Thread(target=warm_text, name="affect-serve-warm-text", daemon=True).start()
         if pool != "none":
             state["pool"] = WorkerPool(store.root, n_workers, pool, ray_address=ray_address,
                                        quota=limits.job_quota)
@@ -155,7 +166,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
     def healthz():
         p = state["pool"]
         return {"status": "ok", "version": __version__, "workers": p.alive() if p else 0,
-                "pool": pool, "jobs": store.counts(), "auth": token is not None,
+                "pool": pool, "text_ready": state["text_ready"], "jobs": store.counts(), "auth": token is not None,
                 "max_upload": limits.max_upload, "uptime_s": round(time.time() - state["started"], 1)}
 
     upload_schema = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -284,7 +295,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
 
         def run():
             with text_lock:
-                an = state["text_engine"].analyzer({"modalities": ["text"], "fps": 2.0, "max_duration": None})
+                an = state["text_engine"].analyzer(text_opts)
                 fr = an.analyze_text(texts, speakers, name=req.name)
             if req.speakers is not None:
                 fr.kind = "conversation"  # as `affect analyze` calls a .csv/.jsonl of speaker,text

@@ -7,7 +7,7 @@ atomically in ``partial/`` before its row says ``done``, so after a crash the jo
 first unfinished file; a finished job is never touched again.
 
 Pools: ``process`` (default for ``affect serve``: worker processes that die with the server,
-each with ``cores // workers`` torch threads; a worker that dies is replaced and its job
+with the thread settings of ``affect analyze``; a worker that dies is replaced and its job
 re-queued), ``thread`` (tests; workers inside the server process), ``ray`` (threads that send
 each file to Ray as a task).
 """
@@ -165,13 +165,8 @@ def _process_main(root: str, name: str, threads: int, parent: int, quota: int | 
     if os.getppid() != parent:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    # The thread count is left as `affect analyze` leaves it (OMP_NUM_THREADS or all cores):
+    # the bf16 MiniLM text encoder's last digits depend on it, and results must equal the CLI's.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
