@@ -191,6 +191,9 @@ def _collate_dialogues(ids, groups, feats, kinds, y, pad_value) -> Batch:
     if groups is None or len(groups) != len(ids):
         raise ConfigError("dialogue unit: pass groups (the utterance ids of each dialogue)")
     y = np.asarray(y)
+    if sum(len(g) for g in groups) != len(y):
+        raise ConfigError(f"dialogue unit: {len(y)} targets for "
+                          f"{sum(len(g) for g in groups)} utterances")
     T = max(len(g) for g in groups)
     n = len(groups)
     inputs, lengths = {}, {}
@@ -210,7 +213,5 @@ def _collate_dialogues(ids, groups, feats, kinds, y, pad_value) -> Batch:
     for r, g in enumerate(groups):
         tgt[r, :len(g)] = y[k:k + len(g)]
         k += len(g)
-    if k != len(y):
-        raise ConfigError(f"dialogue unit: {len(y)} targets for {k} utterances")
     return Batch(inputs, torch.from_numpy(tgt), list(ids), lengths, {}, L,
                  [list(g) for g in groups])

@@ -70,7 +70,7 @@ def _slug(s: str) -> str:
 
 def suite_dir() -> Path:
     """``configs/suites`` of the checkout (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "configs" / "suites"
+    return Path(__file__).resolve().parents[3] / "configs" / "suites"
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
