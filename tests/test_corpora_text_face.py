@@ -9,7 +9,6 @@ independence checked against the data.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from pathlib import Path
@@ -19,13 +18,20 @@ import pytest
 from typer.testing import CliRunner
 
 from affectkit.cli import app
-from affectkit.data import get_corpus, load_corpus, official_split, speaker_kfold
+from affectkit.data import CORPORA, get_corpus, load_corpus, official_split, speaker_kfold
 from affectkit.errors import DataError, SplitLeakError
 from affectkit.types import Modality, group_dialogues
 from conftest import shared_path
+from fixtures.corpora._cmu import csd as _csd
+from fixtures.corpora.iemocap import _session as _iemocap_session
+from fixtures.corpora.isear import HEADER as ISEAR_HEADER
+from fixtures.corpora.isear import row as _isear_row
 
-MINE = ("fer2013", "ckplus", "jaffe", "iemocap", "mosi", "mosei", "mosi400", "goemotions",
-        "goemotions-ekman", "emocontext", "isear", "ecf", "reccon", "reccon-iemocap")
+# Corpora whose official split makes a speaker-independence claim (True or False), from the
+# registry; the loader contract over every corpus is tests/contract/test_corpora.py.
+SPLIT_CLAIMS = [n for n in CORPORA.names()
+                if (c := get_corpus(n)).official_split and c.speaker_independent_split is not None
+                and not c.__name__.startswith("Imported_")]
 runner = CliRunner()
 
 _CACHE: dict[str, object] = {}
@@ -226,9 +232,7 @@ def test_mosi400_real_and_exclusion():
     assert len(mosi) - len(kept) == sum(u.meta["video"] in MOSI400_VIDEOS for u in mosi) > 300
 
 
-@pytest.mark.parametrize("name", [n for n in MINE if get_corpus(n).official_split
-                                  and get_corpus(n).speaker_independent_split is not None]
-                         + ["meld"])
+@pytest.mark.parametrize("name", SPLIT_CLAIMS + ["meld"])
 def test_declared_speaker_independence_holds(name):
     """A corpus claiming a speaker-independent official split passes the check; one that
     does not claim it really leaks (or has no speaker ids), so the claim is not just modest."""
@@ -328,23 +332,6 @@ def test_jaffe_layout(tmp_path):
         load_corpus("jaffe", tmp_path, strict=True)
 
 
-def _iemocap_session(root: Path, n: int, extra: str = "") -> None:
-    s = root / f"Session{n}"
-    dlg = f"Ses0{n}F_impro01"
-    write(s / "dialog/transcriptions" / f"{dlg}.txt",
-          f"{dlg}_F000 [006.2901-008.2357]: Excuse me.\n"
-          f"{dlg}_M000 [007.5712-010.4750]: Do you have your forms?\n"
-          f"{dlg}_M001 [010.0100-011.4300]: Yeah.\n")
-    write(s / "dialog/EmoEvaluation" / f"{dlg}.txt",
-          "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
-          f"[7.5712 - 10.4750]\t{dlg}_M000\tfru\t[2.5000, 3.5000, 3.0000]\n"
-          "C-E2:\tFrustration;\t()\nA-E3:\tval 3; act 2; dom  2;\t()\n\n"
-          f"[6.2901 - 8.2357]\t{dlg}_F000\tneu\t[2.5000, 2.0000, 2.5000]\n\n"
-          f"[10.0100 - 11.4300]\t{dlg}_M001\txxx\t[3.0000, 3.0000, 3.0000]\n" + extra)
-    wav(s / "sentences/wav" / dlg / f"{dlg}_F000.wav")
-    wav(s / "sentences/wav" / dlg / f"{dlg}_M000.wav")
-
-
 def test_iemocap_release_layout(tmp_path):
     root = tmp_path / "IEMOCAP_full_release"
     _iemocap_session(root, 1, extra="[12.0 - 13.0]\tSes01F_impro01_F001\tzzz\t[1, 2, 3]\n"
@@ -366,21 +353,6 @@ def test_iemocap_release_layout(tmp_path):
     assert s.folds[0].test and s.folds[0].valid
     r4 = get_corpus("iemocap")(tmp_path, test_session=1).load()
     assert {x.split for x in r4.utterances if x.meta["session"] == 1} == {"test"}
-
-
-def _csd(path: Path, data: dict[str, tuple[list, list]]) -> Path:
-    import h5py
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
-        g = f.create_group("Opinion Segment Labels")
-        g.create_group("metadata")
-        d = g.create_group("data")
-        for key, (feats, ivs) in data.items():
-            k = d.create_group(key)
-            k.create_dataset("features", data=np.asarray(feats, dtype="float32"))
-            k.create_dataset("intervals", data=np.asarray(ivs, dtype="float64"))
-    return path
 
 
 def test_mosi_cmu_raw_layout_with_csd(tmp_path):
@@ -474,16 +446,6 @@ def test_mmsa_csv_bad_rows(tmp_path):
     write(tmp_path / "m/label.csv", "video_id,text,label,mode\nv,t,0,train\n")
     with pytest.raises(DataError, match="clip_id"):
         load_corpus("mosei", tmp_path / "m")
-
-
-ISEAR_HEADER = ("ID|CITY|COUN|SUBJ|SEX|AGE|RELI|PRAC|FOCC|MOCC|FIEL|EMOT|WHEN|LONG|INTS|ERGO|"
-                "TROPHO|TEMPER|EXPRES|MOVE|EXP1|EXP2|EXP10|PARAL|CON|EXPC|PLEA|PLAN|FAIR|CAUS|"
-                "COPING|MORL|SELF|RELA|VERBAL|NEUTRO|Field1|Field3|Field2|MYKEY|SIT|STATE|")
-
-
-def _isear_row(subj: str, emot: int, field1: str, key: str, sit: str) -> str:
-    vals = [subj, "1", "2", "3", "1", "30", "1"] + ["0"] * 4 + [str(emot)] + ["1"] * 24
-    return "|".join(vals + [field1, "3", "2", key, sit, "1"]) + "|"
 
 
 def test_isear_published_csv(tmp_path):
@@ -583,17 +545,6 @@ def test_reccon_synthetic_causes(tmp_path):
 # ===== errors naming the layout, CLI ==========================================================
 
 
-@pytest.mark.parametrize("name", MINE)
-def test_missing_or_empty_root_names_layout(name, tmp_path):
-    cls = get_corpus(name)
-    with pytest.raises(DataError) as e:
-        load_corpus(name, tmp_path / "nope")
-    assert "expected layout" in str(e.value) and cls.title in str(e.value)
-    with pytest.raises(DataError) as e:
-        load_corpus(name, tmp_path)  # exists, but holds nothing of the layout
-    assert "expected layout" in str(e.value) or "not found" in str(e.value)
-
-
 def test_cli_info_on_synthetic_tree(tmp_path):
     _iemocap_session(tmp_path, 2)
     res = runner.invoke(app, ["data", "info", "iemocap", "--root", str(tmp_path), "--json"])
@@ -601,11 +552,3 @@ def test_cli_info_on_synthetic_tree(tmp_path):
     s = json.loads(res.stdout)
     assert s["total"] == 3 and s["by_split"] == {"train": 3} and s["n_dialogues"] == 1
     assert set(s["modalities"]) == {"text", "audio"}
-
-
-def test_every_corpus_here_declares_itself():
-    for name in MINE:
-        cls = get_corpus(name)
-        assert cls.title and cls.layout and cls.licence and cls.modalities
-        assert cls.label_space.emotions or cls.label_space.sentiment
-        assert hasattr(cls, "speaker_independent_split")
