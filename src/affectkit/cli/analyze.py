@@ -22,6 +22,9 @@ def analyze(
     asr: str = typer.Option("base", "--asr", help="Speech recognition: base (multilingual, language "
                             "per utterance) or tiny.en (English only, faster)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (one Ray task per file)."),
+    address: str = typer.Option(None, "--address", help="Ray cluster (ray://head:10001 or auto); "
+                                "default: a local Ray on this machine."),
 ) -> None:
     """Analyse media into per-utterance emotion (7 classes) and sentiment (−3..3), per modality
     and fused. Writes utterances.csv / results.json / utterances.parquet / report.html and, when
@@ -33,6 +36,10 @@ def analyze(
     from affectkit.analysis.outputs import parse_formats, write_outputs
 
     formats = parse_formats(format_)
+    if engine not in ("local", "ray"):
+        from affectkit.errors import ConfigError
+
+        raise ConfigError(f"--engine {engine!r}: local or ray")
     inputs, problems = discover(paths)
     with console.status("loading models …", spinner="dots"):
         analyzer = Analyzer(modalities=modalities.split(","), fps=fps, max_duration=max_duration,
@@ -46,7 +53,14 @@ def analyze(
                   TimeElapsedColumn(), TextColumn("{task.fields[file]}"), console=console,
                   disable=quiet, transient=False) as prog:
         tid = prog.add_task("analysing", total=len(inputs), file="")
-        for inp in inputs:
+        if engine == "ray":  # same Analyzer.analyze_file per file, as Ray tasks (results in input order)
+            from affectkit.analysis.ray_engine import analyze_many
+
+            opts = {"modalities": list(analyzer.modalities), "fps": fps, "max_duration": max_duration,
+                    "asr": asr}
+            results.extend(analyze_many(inputs, opts, address=address, on_result=lambda r: (
+                prog.update(tid, file=Path(r.file).name), prog.advance(tid))))
+        for inp in inputs if engine == "local" else ():
             prog.update(tid, file=inp.path.name)
             results.append(analyzer.analyze_file(inp))
             prog.advance(tid)

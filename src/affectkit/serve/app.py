@@ -72,7 +72,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
     import threading
 
     text_lock = threading.Lock()
-    text_opts = {"modalities": ["text"], "fps": 2.0, "max_duration": None}
+    text_opts = {"modalities": ["text"], "fps": 2.0, "max_duration": None, "asr": None}
 
     def warm_text() -> None:
         """Load the text model before the first POST /v1/text (it is loaded lazily)."""
@@ -175,6 +175,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
                       "description": "media files (video, audio, images) or a transcript/conversation"},
             "modalities": {"type": "string", "default": "text,audio,vision"},
             "fps": {"type": "number", "default": 2.0},
+            "asr": {"type": "string", "description": "speech recognition model, as affect analyze --asr"},
             "max_duration": {"type": "number", "description": "refuse media longer than this (s)"}}}}}}}
 
     @app.post("/v1/jobs", status_code=201, tags=["jobs"], dependencies=[Depends(auth)],

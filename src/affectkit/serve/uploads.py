@@ -288,16 +288,20 @@ async def receive_multipart(request, folder: Path, limits: Limits) -> Received:
 # -- validation ----------------------------------------------------------------------------------
 def parse_options(fields: dict[str, str]) -> dict:
     """The ``affect analyze`` options from form fields, validated."""
-    unknown = set(fields) - {"modalities", "fps", "max_duration"}
+    unknown = set(fields) - {"modalities", "fps", "max_duration", "asr"}
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown form field(s) {', '.join(sorted(unknown))}; "
-                       "allowed: files, modalities, fps, max_duration")
+                       "allowed: files, modalities, fps, max_duration, asr")
     mods = [m.strip().lower() for m in fields.get("modalities", ",".join(MODALITIES)).split(",") if m.strip()]
     bad = [m for m in mods if m not in MODALITIES]
     if bad or not mods:
         raise ApiError(400, "bad_modalities", f"modalities: unknown {bad or 'none'}; choose from "
                        f"{', '.join(MODALITIES)} (comma-separated)")
-    opts: dict = {"modalities": [m for m in MODALITIES if m in mods], "fps": 2.0, "max_duration": None}
+    opts: dict = {"modalities": [m for m in MODALITIES if m in mods], "fps": 2.0, "max_duration": None,
+                  "asr": fields.get("asr", "").strip() or default_asr()}
+    asr_models = _asr_models()
+    if asr_models and opts["asr"] not in asr_models:
+        raise ApiError(400, "bad_asr", f"asr: {opts['asr']!r}; choose from {', '.join(asr_models)}")
     for key, lo, hi in (("fps", 0.0, 60.0), ("max_duration", 0.0, 1e7)):
         if fields.get(key, "").strip():
             try:
@@ -308,6 +312,24 @@ def parse_options(fields: dict[str, str]) -> dict:
                 raise ApiError(400, f"bad_{key}", f"{key} must be in ({lo:g}, {hi:g}], got {v:g}")
             opts[key] = v
     return opts
+
+
+def _asr_models() -> tuple[str, ...]:
+    try:
+        from affectkit.features.asr.whisper import ASR_MODELS
+    except ImportError:  # an affectkit without the choice
+        return ()
+    return tuple(ASR_MODELS)
+
+
+def default_asr() -> str:
+    """The ``--asr`` default of ``affect analyze`` (the Analyzer's)."""
+    import dataclasses
+
+    from affectkit.analysis import Analyzer
+
+    f = {x.name: x for x in dataclasses.fields(Analyzer)}.get("asr")
+    return f.default if f is not None else "tiny.en"
 
 
 def classify(f: ReceivedFile, limits: Limits) -> None:

@@ -39,10 +39,11 @@ class LocalEngine:
     def analyzer(self, opts: dict):
         from affectkit.analysis import Analyzer
 
-        key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"))
+        key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"), opts.get("asr"))
         with self._lock:
             if key not in self._cache:
-                self._cache[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2])
+                extra = {"asr": key[3]} if key[3] else {}
+                self._cache[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2], **extra)
             return self._cache[key]
 
     def analyze(self, path: Path, kind: str, opts: dict):

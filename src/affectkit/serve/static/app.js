@@ -58,6 +58,7 @@ function upload(files) {
   for (const f of files) fd.append("files", f, f.name);
   fd.append("modalities", mods.join(","));
   fd.append("fps", $("#fps").value || "2");
+  if ($("#asr").value) fd.append("asr", $("#asr").value);
   const st = $("#upload-status");
   st.replaceChildren(el("span", `uploading ${files.length} file(s) …`));
   const bar = el("div", null, "bar"); const fill = el("div"); bar.appendChild(fill); st.appendChild(bar);

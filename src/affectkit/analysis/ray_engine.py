@@ -1,0 +1,119 @@
+"""Analysis on Ray: one task per input file, an :class:`Analyzer` cached per Ray worker process.
+
+Used by ``affect analyze --engine ray [--address ...]`` and ``affect serve --engine ray``.
+Without an address a local Ray cluster is started on this machine (loopback, no dashboard),
+and tasks read the files from the shared file system; with an address (``ray://head:10001``
+or ``auto``) the file bytes travel through Ray's object store, so workers on other machines
+need no shared disk — only ``affectkit`` installed in the same version.
+
+Each task runs the same :meth:`Analyzer.analyze_file` as the local engine with the driver's
+torch thread count, so results are identical to ``affect analyze`` without ``--engine ray``
+(the bf16 text encoder's last digits depend on the thread count).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from affectkit.analysis.inputs import InputFile
+from affectkit.analysis.results import FileResult
+
+_ANALYZERS: dict = {}
+_STATE: dict = {"remote": None, "ship_bytes": False}
+
+
+def default_threads() -> int:
+    """The torch thread count ``affect analyze`` runs with (OMP_NUM_THREADS or all cores)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+
+
+def _analyze_task(path: str, data: bytes | None, kind: str, opts: dict, threads: int) -> FileResult:  # pragma: no cover - in Ray workers
+    import torch
+
+    from affectkit.analysis import Analyzer
+
+    torch.set_num_threads(threads)
+    key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"), opts.get("asr"))
+    if key not in _ANALYZERS:
+        extra = {"asr": key[3]} if key[3] else {}
+        _ANALYZERS[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2], **extra)
+    an = _ANALYZERS[key]
+    if data is None:
+        return an.analyze_file(InputFile(Path(path), kind))
+    with tempfile.TemporaryDirectory(prefix="affect-ray-") as d:
+        local = Path(d) / f"input{Path(path).suffix.lower()}"
+        local.write_bytes(data)
+        r = an.analyze_file(InputFile(local, kind))
+    # the result names the driver's path, as the local engine would
+    s = str(local)
+    r.file = path
+    for u in r.utterances:
+        u.file = path
+    r.error = r.error.replace(s, path) if r.error else r.error
+    r.warnings = [w.replace(s, path) for w in r.warnings]
+    return r
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to (or start) Ray once per process."""
+    try:
+        import ray
+    except ImportError:
+        from affectkit.errors import ConfigError
+
+        raise ConfigError("--engine ray needs Ray: pip install 'affectkit[ray]'") from None
+    if not ray.is_initialized():
+        kw = {"include_dashboard": False, "log_to_driver": False} if address is None else {}
+        if address is None and num_cpus:
+            kw["num_cpus"] = num_cpus
+        ray.init(address=address, ignore_reinit_error=True, **kw)
+    if _STATE["remote"] is None:
+        _STATE["remote"] = ray.remote(num_cpus=1, max_retries=1)(_analyze_task)
+    _STATE["ship_bytes"] = address is not None
+
+
+def _submit(path: Path, kind: str, opts: dict, threads: int):
+    import ray
+
+    data = ray.put(path.read_bytes()) if _STATE["ship_bytes"] else None
+    return _STATE["remote"].remote(str(path), data, kind, opts, threads)
+
+
+def _get(ref, path: Path, kind: str) -> FileResult:
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as e:  # a crashed worker: this file fails, the others go on
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        return FileResult(str(path), kind, error=f"{path}: the Ray task failed ({type(e).__name__}: {msg})")
+
+
+def analyze_one(path: Path, kind: str, opts: dict, threads: int | None = None) -> FileResult:
+    """One file as one Ray task (``ensure_ray`` first)."""
+    return _get(_submit(Path(path), kind, opts, threads or default_threads()), Path(path), kind)
+
+
+def analyze_many(inputs: Sequence[InputFile], opts: dict, *, address: str | None = None,
+                 num_cpus: int | None = None,
+                 on_result: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+    """All files as Ray tasks; results in input order (``on_result`` as each one finishes)."""
+    import ray
+
+    ensure_ray(address, num_cpus)
+    threads = default_threads()
+    refs = [_submit(i.path, i.kind, opts, threads) for i in inputs]
+    where = {r: k for k, r in enumerate(refs)}
+    out: list[FileResult | None] = [None] * len(refs)
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        k = where[done[0]]
+        out[k] = _get(done[0], inputs[k].path, inputs[k].kind)
+        if on_result is not None:
+            on_result(out[k])
+    return out  # type: ignore[return-value]
