@@ -32,7 +32,35 @@ def bench_faces(
     console.print(res["markdown"])
 
 
+def bench_active_speaker(
+    pairs: int = typer.Option(20, "--pairs", help="Two-face clips (3 trials each)."),
+    fps: float = typer.Option(10.0, "--fps", help="Frames per second sampled."),
+    seconds: float = typer.Option(6.0, "--seconds", help="Clip length."),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Two mosi400 speakers side by side, audio of one: is the speaking face chosen?"""
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from affectkit.evaluation.active_speaker import run
+
+    res = run(pairs=pairs, fps=fps, seconds=seconds, seed=seed, progress=not quiet)
+    cmd = (f"affect bench active-speaker --pairs {pairs} --fps {fps:g} --seconds {seconds:g} "
+           f"--seed {seed}")
+    res = {"command": cmd, "date": dt.date.today().isoformat(), **res}
+    o = Path(out)
+    o.mkdir(parents=True, exist_ok=True)
+    (o / "active_speaker.json").write_text(json.dumps(res, indent=1, default=float))
+    (o / "active_speaker.md").write_text(f"### Active speaker\n\n`{cmd}` — {res['date']}\n\n"
+                                         f"{res['markdown']}\n")
+    console.print(res["markdown"])
+
+
 def register(app: typer.Typer) -> None:
     from affectkit.cli.features import bench_app
 
     bench_app.command("faces")(bench_faces)
+    bench_app.command("active-speaker")(bench_active_speaker)
