@@ -8,7 +8,7 @@ never influence the output.
 
 from __future__ import annotations
 
-import itertools
+import inspect
 import re
 import sys
 
@@ -21,7 +21,13 @@ from affectkit.types import Modality
 
 T, A, V = Modality.TEXT, Modality.AUDIO, Modality.VISION
 DIMS = {T: 7, A: 5, V: 4}
-FUSION = [n for n in MODELS.names() if n.startswith("fusion.")]
+# Selected by declaration, never by name: the models that take any subset of modalities AND
+# read presence/frame masks (forward shapes, subsets, masked = removed frames and the run-folder
+# round trip of every model are in tests/contract/test_models.py).
+FUSION = [n for n in MODELS.names()
+          if getattr(MODELS.get(n), "tolerates_missing", False)
+          and getattr(MODELS.get(n), "accepts_presence_masks", False)]
+PAPERS = [n for n in FUSION if getattr(MODELS.get(n), "family", "") == "fusion"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -35,7 +41,9 @@ def one_thread():
 
 def small(name: str, n_outputs: int = 1, dims=None):
     torch.manual_seed(0)
-    m = create_model(name, input_dims=dims or DIMS, n_outputs=n_outputs, hidden=16)
+    params = inspect.signature(MODELS.get(name).__init__).parameters
+    kw = {"hidden": 16} if "hidden" in params else {}
+    m = create_model(name, input_dims=dims or DIMS, n_outputs=n_outputs, **kw)
     return m.eval()
 
 
@@ -56,7 +64,7 @@ def test_registry_has_the_zoo():
         assert name in MODELS
 
 
-@pytest.mark.parametrize("name", FUSION)
+@pytest.mark.parametrize("name", PAPERS)
 def test_docstring_names_paper_and_deviations(name):
     cls = MODELS.get(name)
     doc = sys.modules[cls.__module__].__doc__ or ""
@@ -83,18 +91,10 @@ def test_output_contract(name, n_outputs):
 
 
 @pytest.mark.parametrize("name", FUSION)
-def test_every_subset_and_empty_sample(name):
+def test_empty_sample_gets_a_finite_prediction(name):
     m = small(name)
     x, L = batch()
-    emb_dim = None
-    for r in (1, 2, 3):
-        for subset in itertools.combinations(DIMS, r):
-            out = m({k: x[k] for k in subset}, lengths={k: L[k] for k in subset})
-            assert out["logits"].shape == (5, 1) and torch.isfinite(out["logits"]).all()
-            emb_dim = emb_dim or out["embedding"].shape[1]
-            assert out["embedding"].shape[1] == emb_dim, "embedding width must not depend on the subset"
-    # a sample with no modality at all still gets a finite prediction
-    masks = {k: torch.tensor([1.0, 0, 1, 1, 1]) for k in DIMS}
+    masks = {k: torch.tensor([1.0, 0, 1, 1, 1]) for k in DIMS}  # sample 1 has no modality
     out = m(x, lengths=L, masks=masks)
     assert torch.isfinite(out["logits"]).all() and torch.isfinite(out["embedding"]).all()
 
@@ -197,7 +197,7 @@ def test_encoders_work_in_late_fusion(encoder):
 def test_single_modality_model():
     for name in FUSION:
         torch.manual_seed(0)
-        m = create_model(name, input_dims={A: 5}, n_outputs=1, hidden=16).eval()
+        m = small(name, dims={A: 5})
         x, L = batch()
         assert m({A: x[A]}, lengths={A: L[A]})["score"].shape == (5,)
 

@@ -1,5 +1,6 @@
-"""Model contract tests (every model of the voice/face/text/mlp/classical families) and the
-config → data → features → trainer pipeline on a small synthetic speech corpus."""
+"""Model-specific behaviour (missing-modality errors, LoRA) and the config → data → features →
+trainer pipeline on a small synthetic speech corpus. The contract over every registered model
+(selected by declared capabilities) is tests/contract/test_models.py."""
 
 import json
 
@@ -8,63 +9,8 @@ import pytest
 import torch
 
 from affectkit.errors import ConfigError
-from affectkit.models import MODELS, create_model, model_info
+from affectkit.models import create_model
 from affectkit.types import Modality
-
-OWN_FAMILIES = {"voice", "face", "text", "mlp", "classical"}
-TORCH_MODELS = [n for n in MODELS.names()
-                if getattr(MODELS.get(n), "family", "") in OWN_FAMILIES
-                and not getattr(MODELS.get(n), "is_sklearn", False)]
-
-
-def _inputs(cls, B=4):
-    """Inputs of the right form for each modality the model declares."""
-    kinds = dict(cls.input_kinds)
-    mods = [Modality.parse(k) for k in kinds if k != "*"] or [Modality.TEXT]
-    inputs, lengths, masks, dims = {}, {}, {}, {}
-    for m in mods:
-        kind = cls.input_kind(m)
-        if kind == "vector":
-            inputs[m], dims[m] = torch.randn(B, 12), 12
-        elif kind == "sequence":
-            inputs[m], dims[m] = torch.randn(B, 90, 64), 64
-            lengths[m] = torch.tensor([90, 60, 33, 17][:B])
-        elif kind == "image":
-            inputs[m], dims[m] = torch.rand(B, 1, 48, 48), 48
-        elif kind == "tokens":
-            inputs[m] = torch.tensor([[101, 1045, 2293, 2023, 102, 0]] * B)
-            masks[m], dims[m] = (inputs[m] != 0).long(), 0
-    return inputs, lengths, masks, dims
-
-
-@pytest.mark.parametrize("name", TORCH_MODELS)
-def test_model_contract(name):
-    cls = MODELS.get(name)
-    inputs, lengths, masks, dims = _inputs(cls)
-    torch.manual_seed(0)
-    model = create_model(name, input_dims=dims, n_outputs=5)
-    model.train()
-    out = model(inputs, lengths=lengths or None, masks=masks or None)
-    assert out["logits"].shape == (4, 5)
-    assert out["embedding"].shape[0] == 4 and out["embedding"].dim() == 2
-    out["logits"].sum().backward()
-    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-    assert any(p.grad is not None and p.grad.abs().sum() > 0
-               for p in model.parameters() if p.requires_grad)
-    # eval mode is deterministic and padding does not change a sequence's output
-    model.eval()
-    with torch.no_grad():
-        a = model(inputs, lengths=lengths or None, masks=masks or None)["logits"]
-        b = model(inputs, lengths=lengths or None, masks=masks or None)["logits"]
-    torch.testing.assert_close(a, b)
-    groups = model.param_groups(lr=1e-3, weight_decay=0.1)
-    assert sorted(n for g in groups for n in g["names"]) == sorted(trainable)
-    info = model_info(name)
-    json.dumps(info)
-    assert info["kind"] == "torch"
-    # a single-output head also exposes "score" (regression tasks)
-    reg = create_model(name, input_dims=dims, n_outputs=1).eval()
-    assert reg(inputs, lengths=lengths or None, masks=masks or None)["score"].shape == (4,)
 
 
 def test_missing_modality_is_an_error():
@@ -73,18 +19,6 @@ def test_missing_modality_is_an_error():
     m = create_model("mlp", input_dims={Modality.TEXT: 4, Modality.AUDIO: 3}, n_outputs=2)
     with pytest.raises(ValueError, match="does not tolerate missing"):
         m({Modality.TEXT: torch.randn(2, 4)})
-
-
-@pytest.mark.parametrize("name", ["voice.crnn", "voice.mscnn"])
-def test_sequence_padding_is_ignored(name):
-    torch.manual_seed(0)
-    m = create_model(name, input_dims={Modality.AUDIO: 64}, n_outputs=3).eval()
-    x = torch.randn(1, 80, 64)
-    padded = torch.cat([x, torch.randn(1, 40, 64) * 10], 1)
-    with torch.no_grad():
-        a = m({Modality.AUDIO: x}, lengths={Modality.AUDIO: torch.tensor([80])})["logits"]
-        b = m({Modality.AUDIO: padded}, lengths={Modality.AUDIO: torch.tensor([80])})["logits"]
-    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 def test_lora_saves_only_deltas_and_starts_at_pretrained():
