@@ -54,7 +54,7 @@ def built(request, tmp_path):
     try:
         build = get_builder(name)
     except FileNotFoundError as e:
-        pytest.fail(str(e))
+        pytest.fail(str(e), pytrace=False)
     root = tmp_path / name
     exp = build(root)
     assert {"n", "labels", "bad"} <= set(exp), f"{builder_path(name)}: build() must return n, labels, bad"
@@ -116,6 +116,11 @@ def test_synthetic_tree_parsed(name, built):
     assert r.corpus == name and len(r) == exp["n"]
     if exp["labels"] is not None:
         assert r.by_label() == exp["labels"]
+    else:  # no emotion labels: every item carries the declared sentiment / dimensions
+        ls = cls.label_space
+        assert ls.sentiment or ls.dimensional
+        for u in r.utterances:
+            assert (u.sentiment is not None) if ls.sentiment else (u.valence is not None), u.id
     if "speakers" in exp:
         assert r.speakers() == exp["speakers"]
     if "splits" in exp:
