@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from affectkit.analysis.fusion import LateFusion, ModalityOutput
+from affectkit.features.vision.fer import CLASSES as FER_CLASSES
 from affectkit.taxonomy import VALENCE, valence_sentiment  # noqa: F401 (re-exported)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULTS_DIR = WEIGHTS_DIR / "default"
 
-FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # column of each canonical emotion in the FER output
 _FER_TO_CANON = [FER_CLASSES.index(c) for c in
                  ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")]

@@ -134,7 +134,7 @@ def export(
                      if res.issues else ""))
 
 
-@app.command("bench")
+@app.command("bench", help="Alias of `affect bench data`.")
 def bench(
     names: list[str] = typer.Argument(None, help="Corpora (default: every one with a shared copy)."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),

@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
     app.command("extract")(extract_cmd)
     app.add_typer(features_app, name="features", help="Feature extractors.")
     app.add_typer(bench_app, name="bench", help="Benchmarks (print a table, write JSON).")
+    from affectkit.cli.data import bench as data_bench
+
+    bench_app.command("data")(data_bench)
 
 
 # -- affect extract ---------------------------------------------------------------------------

@@ -143,7 +143,10 @@ def register(app: typer.Typer) -> None:
     except Exception as e:  # noqa: BLE001 - a broken import must not break the whole CLI
         console.print(f"[yellow]warning:[/] imported feature files not registered: {e}")
     app.command("robustness")(robustness)
-    app.command("fusion-benchmark")(fusion_benchmark)
+    app.command("fusion-benchmark", help="Alias of `affect bench fusion`.")(fusion_benchmark)
+    from affectkit.cli.features import bench_app
+
+    bench_app.command("fusion")(fusion_benchmark)
     data_group = next((g.typer_instance for g in app.registered_groups if g.name == "data"), None)
     if data_group is not None:
         data_group.command("import-features")(import_features)

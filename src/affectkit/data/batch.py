@@ -121,9 +121,27 @@ def pool_vectors(inputs: dict[Modality, torch.Tensor],
     return np.concatenate(parts, axis=1)
 
 
+POOLS = ("mean", "meanstd", "max")
+
+
+def pool_frames(x: np.ndarray, how: str) -> np.ndarray:
+    """The one pooling rule for NumPy features: (T, D) → (D,) ``mean`` / ``max``, or (2D,)
+    ``meanstd``; a (D,) input is returned as is. (:func:`pool_vectors` is the same ``meanstd``
+    rule on padded tensors, counting valid frames only.)"""
+    if x.ndim == 1:
+        return x
+    if how == "mean":
+        return x.mean(axis=0)
+    if how == "max":
+        return x.max(axis=0)
+    if how == "meanstd":
+        return np.concatenate([x.mean(axis=0), x.std(axis=0)])
+    raise ConfigError(f"pool={how!r}; expected one of {POOLS} or None")
+
+
 def _vector(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
-    return a.mean(0) if a.ndim == 2 else a.reshape(-1)
+    return pool_frames(a, "mean") if a.ndim == 2 else a.reshape(-1)
 
 
 def _image(a: np.ndarray) -> np.ndarray:

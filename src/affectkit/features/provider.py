@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from affectkit.data.batch import pool_frames
 from affectkit.errors import ConfigError, DataError
 from affectkit.features.base import EXTRACTORS, get_extractor
 from affectkit.features.runner import extract, load_features
@@ -104,7 +105,7 @@ def _joined(name: str, utts: list[Utterance], store: FeatureStore, progress: boo
         vecs = []
         for p in parts:
             a = np.asarray(p.values[i], np.float32)
-            vecs.append(np.concatenate([a.mean(0), a.std(0)]) if a.ndim == 2 else a.ravel())
+            vecs.append(pool_frames(a, "meanstd") if a.ndim == 2 else a.ravel())
         out[i] = np.concatenate(vecs)
     return FeatureResult(out, "+".join(p.signature for p in parts),
                          [f for p in parts for f in p.failures])

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from affectkit.data.batch import POOLS, pool_frames  # noqa: F401 (one pooling rule)
 from affectkit.errors import ConfigError, FeatureError
 from affectkit.features.base import FeatureExtractor, get_extractor
 from affectkit.features.store import FeatureStore
@@ -347,20 +348,6 @@ class _Progress:
 
 
 # -- reading back ---------------------------------------------------------------------------
-POOLS = ("mean", "meanstd", "max")
-
-
-def pool_frames(x: np.ndarray, how: str) -> np.ndarray:
-    """(T, D) → (D,) ``mean`` / ``max``, or (2D,) ``meanstd``; a (D,) input is returned as is."""
-    if x.ndim == 1:
-        return x
-    if how == "mean":
-        return x.mean(axis=0)
-    if how == "max":
-        return x.max(axis=0)
-    if how == "meanstd":
-        return np.concatenate([x.mean(axis=0), x.std(axis=0)])
-    raise ConfigError(f"pool={how!r}; expected one of {POOLS} or None")
 
 
 def load_features(
