@@ -87,10 +87,11 @@ def build_inputs(d: Path) -> tuple[list[str], list[str]]:
     return names, texts
 
 
-def cli_reference(d: Path, names: list[str]) -> dict[str, dict]:
+def cli_reference(d: Path, names: list[str], asr: str) -> dict[str, dict]:
     out = d / "cli-out"
     r = subprocess.run([sys.executable, "-m", "affectkit.cli", "analyze", *names, "-o", str(out),
-                        "--format", "json", "-q"], cwd=d, capture_output=True, text=True)
+                        "--format", "json", "-q", "--asr", asr], cwd=d, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
     if r.returncode not in (0, 1):
         raise SystemExit(f"affect analyze failed:\n{r.stderr[-3000:]}")
     doc = json.loads((out / "results.json").read_text())
@@ -142,15 +143,19 @@ def rss_mb(pid: int) -> float:
 def text_throughput(base: str, seconds: float, clients: int = 4, batch: int = 50) -> dict:
     rng = random.Random(1)
     stop = time.time() + seconds
-    counts, lat = [0] * clients, []
+    counts, lat, errors = [0] * clients, [], []
 
     def run(i):
         with httpx.Client(base_url=base, timeout=60) as c:
             while time.time() < stop:
                 texts = [rng.choice(SENTENCES) + f" ({i}-{k})" for k in range(batch)]
                 t0 = time.perf_counter()
-                r = c.post("/v1/text", json={"texts": texts})
-                r.raise_for_status()
+                try:
+                    r = c.post("/v1/text", json={"texts": texts})
+                    r.raise_for_status()
+                except httpx.HTTPError as e:
+                    errors.append(f"{type(e).__name__}: {e}")
+                    continue
                 lat.append(time.perf_counter() - t0)
                 counts[i] += batch
 
@@ -158,12 +163,16 @@ def text_throughput(base: str, seconds: float, clients: int = 4, batch: int = 50
     while not httpx.get(base + "/healthz").json().get("text_ready") and time.time() - t_wait < 120:
         time.sleep(0.2)  # the server loads the text model in the background at start
     httpx.post(base + "/v1/text", json={"texts": ["warm up"]}, timeout=60).raise_for_status()
+    stop = time.time() + seconds
     t0 = time.perf_counter()
     ts = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
     [t.start() for t in ts]
     [t.join() for t in ts]
     wall = time.perf_counter() - t0
+    if not lat:
+        return {"errors": errors[:5], "utterances_per_s": 0.0}
     return {"clients": clients, "batch": batch, "seconds": round(wall, 2), "utterances": sum(counts),
+            "errors": len(errors),
             "utterances_per_s": round(sum(counts) / wall, 1),
             "request_p50_s": round(float(np.percentile(lat, 50)), 3),
             "request_p95_s": round(float(np.percentile(lat, 95)), 3)}
@@ -215,20 +224,22 @@ def main() -> int:
     ap.add_argument("--kill-at", type=float, default=0.4, help="kill -9 when this fraction is done (0: never)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--text-seconds", type=float, default=20.0)
+    ap.add_argument("--asr", default="tiny.en", help="speech recognition for the media jobs (and the CLI)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "load_serve.json")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
     deadline = time.time() + args.timeout
     tmp = Path(tempfile.mkdtemp(prefix="affect-load-"))
-    res: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "jobs": args.jobs,
+    res: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "jobs": args.jobs, "asr": args.asr,
+                 "load_average_at_start": os.getloadavg(),
                  "clients": args.clients, "cpus": os.cpu_count(), "checks": {}}
     srv = None
     try:
         print("building inputs and the CLI reference …", flush=True)
         media_names, text_names = build_inputs(tmp / "in")
         t0 = time.perf_counter()
-        ref = cli_reference(tmp / "in", media_names + text_names)
+        ref = cli_reference(tmp / "in", media_names + text_names, args.asr)
         res["cli_reference_seconds"] = round(time.perf_counter() - t0, 1)
         specs = []
         for i in range(args.jobs):
@@ -269,7 +280,8 @@ def main() -> int:
                     while time.time() < deadline:  # submit (retry with the same key through the kill)
                         try:
                             fs = [("files", (n, (tmp / "in" / n).read_bytes())) for n in s["files"]]
-                            r = c.post("/v1/jobs", files=fs, headers={"Idempotency-Key": s["key"]})
+                            r = c.post("/v1/jobs", files=fs, data={"asr": args.asr},
+                                       headers={"Idempotency-Key": s["key"]})
                             if r.status_code in (200, 201):
                                 with lock:
                                     ids[s["key"]] = r.json()["id"]

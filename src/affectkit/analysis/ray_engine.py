@@ -31,7 +31,8 @@ def default_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
 
 
-def _analyze_task(path: str, data: bytes | None, kind: str, opts: dict, threads: int) -> FileResult:  # pragma: no cover - in Ray workers
+def _analyze_task(label: str, path: str, data: bytes | None, kind: str, opts: dict,
+                  threads: int) -> FileResult:  # pragma: no cover - runs in Ray workers
     import torch
 
     from affectkit.analysis import Analyzer
@@ -42,19 +43,23 @@ def _analyze_task(path: str, data: bytes | None, kind: str, opts: dict, threads:
         extra = {"asr": key[3]} if key[3] else {}
         _ANALYZERS[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2], **extra)
     an = _ANALYZERS[key]
-    if data is None:
-        return an.analyze_file(InputFile(Path(path), kind))
+    if data is None:  # same machine: read the file where it is (absolute: workers have their own cwd)
+        return _relabel(an.analyze_file(InputFile(Path(path), kind)), path, label)
     with tempfile.TemporaryDirectory(prefix="affect-ray-") as d:
-        local = Path(d) / f"input{Path(path).suffix.lower()}"
+        local = Path(d) / f"input{Path(label).suffix.lower()}"
         local.write_bytes(data)
-        r = an.analyze_file(InputFile(local, kind))
-    # the result names the driver's path, as the local engine would
-    s = str(local)
-    r.file = path
+        return _relabel(an.analyze_file(InputFile(local, kind)), str(local), label)
+
+
+def _relabel(r: FileResult, actual: str, label: str) -> FileResult:
+    """Name the file as the driver does (the local engine's ``str(path)``)."""
+    if actual == label:
+        return r
+    r.file = label
     for u in r.utterances:
-        u.file = path
-    r.error = r.error.replace(s, path) if r.error else r.error
-    r.warnings = [w.replace(s, path) for w in r.warnings]
+        u.file = label
+    r.error = r.error.replace(actual, label) if r.error else r.error
+    r.warnings = [w.replace(actual, label) for w in r.warnings]
     return r
 
 
@@ -80,7 +85,7 @@ def _submit(path: Path, kind: str, opts: dict, threads: int):
     import ray
 
     data = ray.put(path.read_bytes()) if _STATE["ship_bytes"] else None
-    return _STATE["remote"].remote(str(path), data, kind, opts, threads)
+    return _STATE["remote"].remote(str(path), str(Path(path).absolute()), data, kind, opts, threads)
 
 
 def _get(ref, path: Path, kind: str) -> FileResult:

@@ -63,7 +63,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
                ray_address: str | None = None):
     """Build the app. ``pool``: ``process`` | ``thread`` | ``ray`` | ``none`` (no workers: jobs
     stay queued, e.g. for tests of the API alone)."""
-    from affectkit.serve.worker import LocalEngine, WorkerPool
+    from affectkit.serve.worker import LocalEngine, WorkerPool, pin_threads
 
     limits = limits or Limits()
     store = JobStore(root)
@@ -297,6 +297,7 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
         def run():
             with text_lock:
                 an = state["text_engine"].analyzer(text_opts)
+                pin_threads(state["text_engine"].threads)
                 fr = an.analyze_text(texts, speakers, name=req.name)
             if req.speakers is not None:
                 fr.kind = "conversation"  # as `affect analyze` calls a .csv/.jsonl of speaker,text

@@ -33,8 +33,13 @@ class LocalEngine:
     """Analyzers cached per option set, in this process."""
 
     def __init__(self) -> None:
+        from affectkit.analysis.ray_engine import default_threads
+
         self._cache: dict = {}
         self._lock = threading.Lock()
+        # `affect analyze`'s thread count, re-applied before every file: loading Whisper resets
+        # the process-wide count to all cores, and the bf16 text encoder's last digits follow it
+        self.threads = default_threads()
 
     def analyzer(self, opts: dict):
         from affectkit.analysis import Analyzer
@@ -49,7 +54,18 @@ class LocalEngine:
     def analyze(self, path: Path, kind: str, opts: dict):
         from affectkit.analysis.inputs import InputFile
 
-        return self.analyzer(opts).analyze_file(InputFile(path, kind))
+        an = self.analyzer(opts)
+        pin_threads(self.threads)
+        return an.analyze_file(InputFile(path, kind))
+
+
+def pin_threads(n: int) -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 class RayEngine:
