@@ -56,7 +56,8 @@ def fer_run(tmp_path, monkeypatch):
                 _png(root / emo / f"S{100 + s:03d}_{q:03d}_{frame:08d}.png", k)
     cfg_file = tmp_path / "fer.yaml"
     cfg_file.write_text(
-        f"name: fer-head\ndata: {{corpus: ckplus, root: {root}, split: kfold, folds: 3, "
+        f"name: fer-head\nstore: {tmp_path / 'store'}\n"
+        f"data: {{corpus: ckplus, root: {root}, split: kfold, folds: 3, "
         "label: emotion}\nfeatures: {vision: vision.gray48}\n"
         "model: {name: face.minixception, args: {tune: head, augment: false}}\n"
         "task: {kind: emotion}\ntrainer: {epochs: 2, batch_size: 8, lr: 0.01, patience: 0, "
@@ -75,6 +76,10 @@ def test_pretrained_head_run_reloads_identically_through_every_path(fer_run, tmp
     from affectkit.training.strategies.corrkd import CorrKD
 
     cfg, res, run_dir = fer_run
+    # the former local input is an ordinary extractor cached in the one store (config `store`)
+    store = run_dir.parents[2] / "store"
+    assert len(list((store / "vision.gray48").rglob("*.npy"))) == 36
+    assert not (run_dir.parents[2] / "cache" / "vision.gray48").exists()
     spec = json.loads((run_dir / "model.json").read_text())
     assert spec["args"]["labels"] == ["happy", "sad", "surprised"]  # injected labels are saved
     saved = json.loads((run_dir / "test_metrics.json").read_text())["test"]

@@ -26,6 +26,9 @@ def train(
     fold: list[str] = typer.Option(None, "--fold", help="Only these folds (default: all)."),
     set_: list[str] = typer.Option(None, "--set", help="Override, e.g. trainer.lr=0.0005."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    cache: Path = typer.Option(None, "--cache", help="Feature store root (the one `affect "
+                               "extract --cache` writes). Default: the config's `store`, else "
+                               "$AFFECTKIT_CACHE, else the user cache folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Train CONFIG on every fold of its protocol; checkpoints + metrics per fold under OUT."""
@@ -33,6 +36,8 @@ def train(
     from affectkit.experiment import run_experiment
 
     cfg = load_config(config, parse_overrides(set_ or []))
+    if cache is not None:
+        cfg.store = str(cache)
     run_root = out / cfg.name.replace("/", "_")
     res = run_experiment(cfg, run_root=run_root, seeds=list(seed) if seed else None,
                          progress=not quiet, folds=list(fold) if fold else None)
