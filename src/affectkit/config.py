@@ -58,6 +58,8 @@ class DataConfig:
             mark such rows.
         max_tokens: token inputs (``text.token_ids``, which caches up to 128 word pieces) are
             cut to this many tokens when batched.
+        speaker_slots: dialogue-unit tasks: append a one-hot of each utterance's speaker slot
+            (k slots, order of first appearance) to its features (0 = off).
         max_train: train on a random subset of this many training items (seeded by
             ``split_seed``; validation and test stay whole) — for CPU budgets, and reported.
     """
@@ -76,6 +78,7 @@ class DataConfig:
     speaker_norm: bool = False
     max_train: int | None = None
     max_tokens: int = 64
+    speaker_slots: int = 0
 
     def validate(self, where: str = "data") -> None:
         if not self.corpus:
@@ -362,4 +365,6 @@ def config_signature(cfg: ExperimentConfig | dict) -> str:
             data.pop(k, None)
     if data.get("max_tokens") == 64:
         data.pop("max_tokens")
+    if not data.get("speaker_slots"):
+        data.pop("speaker_slots", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]

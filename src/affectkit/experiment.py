@@ -60,9 +60,15 @@ class LabelledData:
         """Targets of ``ids`` as the task encodes them (class ids, scores, 0/1 rows …)."""
         return self.encoder(kind).encode([self.targets[i] for i in ids])
 
+    def by_id(self) -> dict[str, Utterance]:
+        cache = self.__dict__.get("_by_id")
+        if cache is None or len(cache) != len(self.utterances):
+            cache = self.__dict__["_by_id"] = {u.id: u for u in self.utterances}
+        return cache
+
     def dialogues(self, ids: list[str]) -> tuple[list[str], list[list[str]]]:
         """``ids`` grouped by dialogue, in turn order: (dialogue ids, utterance ids of each)."""
-        by_id = {u.id: u for u in self.utterances}
+        by_id = self.by_id()
         groups: dict[str, list[Utterance]] = {}
         for i in ids:
             u = by_id[i]
@@ -137,7 +143,9 @@ class Prepared:
         other.cfg = cfg
         cls = MODELS.get(cfg.model.name)
         other.kinds = {m: cls.input_kind(m) for m in self.feats}
-        other.input_dims = {m: _input_dim(self.feats[m], other.kinds[m]) for m in self.feats}
+        extra = cfg.data.speaker_slots if TASKS.get(cfg.task.kind).unit == "dialogue" else 0
+        other.input_dims = {m: _input_dim(self.feats[m], other.kinds[m]) + extra
+                            for m in self.feats}
         return other
 
     def batch(self, ids: list[str], task: Task) -> Batch:
@@ -145,8 +153,11 @@ class Prepared:
         if task.unit == "dialogue":
             dids, groups = self.data.dialogues(ids)
             y = self.data.target_array([i for g in groups for i in g], task.kind)
+            by_id = self.data.by_id()
             return collate(dids, self.feats, self.kinds, y, unit="dialogue", groups=groups,
-                           pad_value=task.pad_value)
+                           pad_value=task.pad_value,
+                           speakers={i: by_id[i].speaker for g in groups for i in g},
+                           speaker_slots=self.cfg.data.speaker_slots)
         return collate(ids, self.feats, self.kinds, self.data.target_array(ids, task.kind),
                        max_tokens=self.cfg.data.max_tokens)
 
@@ -192,6 +203,8 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True) -> Prepared:
             raise DataError(f"{ext}: no features for any item of {cfg.data.corpus} "
                             f"(first failures: {res.failures[:3]})")
         dims[m] = _input_dim(res.values, kinds[m])
+        if TASKS.get(cfg.task.kind).unit == "dialogue":
+            dims[m] += cfg.data.speaker_slots
     if cfg.data.speaker_norm:
         for m in feats:
             feats[m] = speaker_normalise(feats[m], data.utterances)
@@ -229,6 +242,12 @@ def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = No
     cfg = prep.cfg
     torch.set_num_threads(max(1, cfg.trainer.threads))
     task = _task(prep)
+    model_unit = getattr(prep.model_cls, "unit", "utterance")
+    if model_unit != task.unit:
+        raise ConfigError(f"model {cfg.model.name!r} reads one {model_unit} per sample but task "
+                          f"{cfg.task.kind!r} has {task.unit} samples; "
+                          + ("use a dialogue.* model" if task.unit == "dialogue"
+                             else "use an utterance-level task with it (e.g. emotion)"))
     parts = {}
     for side in ("train", "valid", "test"):
         ids = getattr(fold, side)

@@ -156,7 +156,8 @@ def _image(a: np.ndarray) -> np.ndarray:
 
 def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: dict[Modality, str],
             y: np.ndarray, *, unit: str = "utterance", groups: Sequence[Sequence[str]] | None = None,
-            pad_value: float = -100, max_frames: int = 600, max_tokens: int = 64) -> Batch:
+            pad_value: float = -100, max_frames: int = 600, max_tokens: int = 64,
+            speakers: dict[str, str | None] | None = None, speaker_slots: int = 0) -> Batch:
     """Stack per-utterance features into a :class:`Batch` (see the module docstring).
 
     Args:
@@ -166,9 +167,13 @@ def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: di
         y: targets: one row per utterance id (utterance unit), or, for the dialogue unit, one
             row per utterance of ``groups`` flattened in order.
         groups: dialogue unit only: the utterance ids of each dialogue, in order.
+        speakers, speaker_slots: dialogue unit only: utterance id → speaker; with
+            ``speaker_slots`` k > 0 every utterance vector gets a one-hot (k,) of its speaker's
+            slot (order of first appearance in the dialogue; further speakers share slot k).
     """
     if unit == "dialogue":
-        return _collate_dialogues(ids, groups, feats, kinds, y, pad_value)
+        return _collate_dialogues(ids, groups, feats, kinds, y, pad_value,
+                                  speakers or {}, speaker_slots)
     if unit != "utterance":
         raise ConfigError(f"task unit {unit!r}; allowed: {', '.join(UNITS)}")
     inputs, lengths, masks = {}, {}, {}
@@ -205,7 +210,19 @@ def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: di
     return Batch(inputs, torch.from_numpy(np.asarray(y)), list(ids), lengths, masks)
 
 
-def _collate_dialogues(ids, groups, feats, kinds, y, pad_value) -> Batch:
+def speaker_onehots(group: Sequence[str], speakers: dict[str, str | None], k: int) -> np.ndarray:
+    """(T, k) one-hot speaker slots of a dialogue (first appearance order; slot k−1 shared by
+    the k-th and later speakers; an unknown speaker is a speaker of its own)."""
+    slots: dict[str, int] = {}
+    out = np.zeros((len(group), k), np.float32)
+    for t, i in enumerate(group):
+        spk = speakers.get(i) or f"?{i}"
+        slots.setdefault(spk, min(len(slots), k - 1))
+        out[t, slots[spk]] = 1.0
+    return out
+
+
+def _collate_dialogues(ids, groups, feats, kinds, y, pad_value, speakers, speaker_slots) -> Batch:
     if groups is None or len(groups) != len(ids):
         raise ConfigError("dialogue unit: pass groups (the utterance ids of each dialogue)")
     y = np.asarray(y)
@@ -221,10 +238,12 @@ def _collate_dialogues(ids, groups, feats, kinds, y, pad_value) -> Batch:
             raise ConfigError(f"dialogue unit: {m} input kind {kinds[m]!r}; dialogue models read "
                               "one vector per utterance")
         d = _vector(per[groups[0][0]]).shape[-1]
-        x = np.zeros((n, T, d), np.float32)
+        x = np.zeros((n, T, d + speaker_slots), np.float32)
         for r, g in enumerate(groups):
             for t, i in enumerate(g):
-                x[r, t] = _vector(per[i])
+                x[r, t, :d] = _vector(per[i])
+            if speaker_slots:
+                x[r, :len(g), d:] = speaker_onehots(g, speakers, speaker_slots)
         inputs[m], lengths[m] = torch.from_numpy(x), L.clone()
     tgt = np.full((n, T, *y.shape[1:]), pad_value, dtype=y.dtype)
     k = 0

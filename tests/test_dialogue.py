@@ -1,0 +1,105 @@
+"""Dialogue context models (models/dialogue.py) on the dialogue sample unit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from affectkit.config import TrainerConfig
+from affectkit.data.batch import collate, speaker_onehots
+from affectkit.errors import ConfigError
+from affectkit.models import MODELS, create_model
+from affectkit.tasks import make_task
+from affectkit.training import Trainer
+from affectkit.types import Modality
+
+T, A = Modality.TEXT, Modality.AUDIO
+DIALOGUE = [n for n in MODELS.names() if getattr(MODELS.get(n), "unit", "") == "dialogue"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _data(n, seed, mods=(T,)):
+    """Label of utterance t = sign of the previous utterance's first text feature."""
+    rng = np.random.default_rng(seed)
+    feats = {m: {} for m in mods}
+    ys, groups, dids = [], [], []
+    for d in range(n):
+        k = int(rng.integers(2, 9))
+        ids = [f"{seed}_{d}/{t}" for t in range(k)]
+        x = rng.normal(size=(k, 4)).astype(np.float32)
+        for t, i in enumerate(ids):
+            for m in mods:
+                feats[m][i] = x[t] if m is T else rng.normal(size=3).astype(np.float32)
+            ys.append(int(x[t - 1, 0] > 0) if t else 0)
+        groups.append(ids)
+        dids.append(f"{seed}_{d}")
+    kinds = {m: "vector" for m in mods}
+    return collate(dids, feats, kinds, np.asarray(ys), unit="dialogue", groups=groups)
+
+
+def test_registry_has_the_context_models():
+    assert {"dialogue.ssm", "dialogue.gru", "dialogue.transformer", "dialogue.none"} <= set(DIALOGUE)
+
+
+@pytest.mark.parametrize("name", DIALOGUE)
+def test_padding_never_changes_a_dialogue(name):
+    b = _data(6, 0)
+    torch.manual_seed(0)
+    m = create_model(name, input_dims={T: 4}, n_outputs=2, hidden=16).eval()
+    with torch.no_grad():
+        full = m(b.inputs, lengths=b.lengths)["logits"]
+        for r in range(len(b)):
+            one = b.take([r])
+            alone = m(one.inputs, lengths=one.lengths)["logits"][0]
+            n = int(b.target_lengths[r])
+            torch.testing.assert_close(alone[:n], full[r, :n], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", DIALOGUE)
+def test_context_models_learn_a_rule_only_context_reveals(name):
+    torch.manual_seed(0)
+    task = make_task("dialogue_emotion", ["neg", "pos"])
+    train, valid, test = _data(200, 1), _data(40, 2), _data(60, 3)
+    model = create_model(name, input_dims={T: 4}, n_outputs=2, hidden=32, dropout=0.0)
+    cfg = TrainerConfig(epochs=15, batch_size=16, lr=0.005, patience=0, progress=False)
+    tr = Trainer(model, task, cfg, seed=0)
+    tr.fit(train, valid)
+    ua = tr.evaluate(test)["ua"]
+    if name == "dialogue.none":
+        assert ua < 0.62  # nothing to learn from an utterance alone (chance 0.5)
+    else:
+        assert ua > 0.8, (name, ua)
+
+
+def test_probability_guided_fusion_of_two_modalities():
+    b = _data(4, 5, mods=(T, A))
+    m = create_model("dialogue.ssm", input_dims={T: 4, A: 3}, n_outputs=3, hidden=16).eval()
+    out = m(b.inputs, lengths=b.lengths)
+    w = out["weights"]
+    assert w.shape == (4, b.inputs[T].shape[1], 2)
+    torch.testing.assert_close(w.sum(-1), torch.ones_like(w.sum(-1)))
+    p = out["logits"].exp().sum(-1)
+    torch.testing.assert_close(p, torch.ones_like(p), atol=1e-4, rtol=1e-4)
+
+
+def test_speaker_slots():
+    oh = speaker_onehots(["a", "b", "c", "d"], {"a": "ann", "b": "bob", "c": "ann", "d": "cy"}, 2)
+    assert oh.argmax(1).tolist() == [0, 1, 0, 1] and oh.sum() == 4  # cy shares the last slot
+    b = collate(["d"], {T: {i: np.zeros(4, np.float32) for i in "ab"}}, {T: "vector"},
+                np.array([0, 1]), unit="dialogue", groups=[["a", "b"]],
+                speakers={"a": "x", "b": "y"}, speaker_slots=3)
+    assert b.inputs[T].shape == (1, 2, 7)
+    assert b.inputs[T][0, :, 4:].tolist() == [[1, 0, 0], [0, 1, 0]]
+
+
+def test_unknown_context_is_a_clear_error():
+    with pytest.raises(ConfigError, match="context"):
+        create_model("dialogue.ssm", input_dims={T: 4}, n_outputs=2, context="lstm")
