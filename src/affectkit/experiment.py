@@ -152,7 +152,7 @@ class Prepared:
         """The samples of ``ids`` (utterances, or their dialogues) as the task's unit wants."""
         if task.unit == "dialogue":
             dids, groups = self.data.dialogues(ids)
-            y = self.data.target_array([i for g in groups for i in g], task.kind)
+            y = task.encode_dialogues(groups, self.data.targets)
             by_id = self.data.by_id()
             return collate(dids, self.feats, self.kinds, y, unit="dialogue", groups=groups,
                            pad_value=task.pad_value,

@@ -182,3 +182,40 @@ class DialogueNoContext(DialogueModel):
     name = "dialogue.none"
     summary = "no dialogue context: per-utterance head (ablation)"
     context_kind = "none"
+
+
+@MODELS.register("dialogue.ecpe")
+class DialogueCausePairs(DialogueModel):
+    """Emotions + emotion–cause pair scores over a dialogue (task ``emotion_cause``).
+
+    The context encoder (``context``, Broad-Mamba SSM by default) gives utterance states h;
+    the pair score of (emotion utterance i, candidate cause j) is an MLP over
+    [h_i, h_j, h_i ⊙ h_j, e(clip(i − j, −8, 8))] with a learned relative-distance embedding e
+    (causes are mostly the utterance itself or a recent one). Outputs ``pair_logits``
+    (B, T, T) beside the per-utterance emotion ``logits``.
+    """
+
+    name = "dialogue.ecpe"
+    summary = "dialogue context + emotion head + pairwise cause scorer (emotion–cause pairs)"
+    context_kind = "ssm"
+    max_distance = 8
+
+    def __init__(self, *, input_dims, n_outputs, context=None, hidden: int = 128,
+                 n_layers: int = 1, dropout: float = 0.2) -> None:
+        super().__init__(input_dims=input_dims, n_outputs=n_outputs, context=context,
+                         hidden=hidden, n_layers=n_layers, dropout=dropout)
+        self.distance = nn.Embedding(2 * self.max_distance + 1, 16)
+        self.pair = nn.Sequential(nn.Linear(3 * hidden + 16, hidden), nn.GELU(),
+                                  nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, inputs, lengths=None, masks=None):
+        out = super().forward(inputs, lengths=lengths, masks=masks)
+        h = out["utterance_embedding"]  # (B, T, H)
+        B, T, H = h.shape
+        hi = h[:, :, None, :].expand(B, T, T, H)
+        hj = h[:, None, :, :].expand(B, T, T, H)
+        k = self.max_distance
+        d = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).clamp(-k, k) + k
+        e = self.distance(d)[None].expand(B, T, T, -1)
+        out["pair_logits"] = self.pair(torch.cat([hi, hj, hi * hj, e], -1)).squeeze(-1)
+        return out

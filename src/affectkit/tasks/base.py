@@ -64,6 +64,12 @@ def _dimensional(u: Utterance) -> tuple[float, float] | None:
     return (float(u.valence), float(u.arousal))
 
 
+def _emotion_cause(u: Utterance) -> tuple[str, tuple[str, ...]] | None:
+    if not u.emotion:
+        return None
+    return (u.emotion, tuple(c.cause_id for c in u.causes))
+
+
 #: ``data.label`` value → reader of that label from an utterance (``None`` = unlabelled).
 LABEL_READERS: dict[str, Callable[[Utterance], Any]] = {
     "emotion": lambda u: u.emotion,
@@ -73,6 +79,7 @@ LABEL_READERS: dict[str, Callable[[Utterance], Any]] = {
     "sentiment_polarity": _polarity,
     "emotions": _emotions,
     "dimensional": _dimensional,
+    "emotion_cause": _emotion_cause,
 }
 
 
@@ -135,6 +142,12 @@ class Task:
     def encode(self, ys: Sequence[Any]) -> np.ndarray:
         """Labels of some items → their target array (first axis = items)."""
         return np.asarray(ys, dtype=np.float32)
+
+    def encode_dialogues(self, groups: Sequence[Sequence[str]], targets: dict[str, Any]) -> np.ndarray:
+        """Dialogue unit: the targets of every utterance of ``groups`` (dialogues in turn
+        order), flattened in that order. Override when a target refers to positions inside
+        its dialogue (cause links)."""
+        return self.encode([targets[i] for g in groups for i in g])
 
     # -- selection ----------------------------------------------------------------------------
     @property

@@ -344,10 +344,16 @@ def _scalars(m: dict) -> dict:
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenate batch outputs; per-dialogue outputs (B, T, ...) of different T are padded
-    with zeros to the longest (targets beyond a row's length are padding and ignored)."""
-    if parts[0].dim() >= 3 and len({p.shape[1] for p in parts}) > 1:
-        T = max(p.shape[1] for p in parts)
-        parts = [torch.nn.functional.pad(p, (0, 0) * (p.dim() - 2) + (0, T - p.shape[1]))
-                 for p in parts]
+    """Concatenate batch outputs; per-dialogue outputs ((B, T, ...) or pair scores (B, T, T))
+    whose sizes differ between batches are zero-padded to the largest (positions beyond a
+    dialogue's length are padding, ignored by the task)."""
+    if parts[0].dim() >= 2 and len({p.shape[1:] for p in parts}) > 1:
+        size = [max(p.shape[d] for p in parts) for d in range(1, parts[0].dim())]
+        padded = []
+        for p in parts:
+            pad: list[int] = []
+            for d in range(p.dim() - 1, 0, -1):
+                pad += [0, size[d - 1] - p.shape[d]]
+            padded.append(torch.nn.functional.pad(p, pad))
+        parts = padded
     return torch.cat(parts)
