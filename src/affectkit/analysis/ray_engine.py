@@ -26,9 +26,13 @@ _STATE: dict = {"remote": None, "ship_bytes": False}
 
 
 def default_threads() -> int:
-    """The torch thread count ``affect analyze`` runs with (OMP_NUM_THREADS or all cores)."""
-    env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    """The thread count ``affect analyze`` runs with: ``AFFECTKIT_THREADS``, else
+    ``OMP_NUM_THREADS``, else all cores (what the Whisper backbone uses too)."""
+    for var in ("AFFECTKIT_THREADS", "OMP_NUM_THREADS"):
+        env = os.environ.get(var, "").strip()
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+    return os.cpu_count() or 1
 
 
 def _analyze_task(label: str, path: str, data: bytes | None, kind: str, opts: dict,
@@ -37,6 +41,9 @@ def _analyze_task(label: str, path: str, data: bytes | None, kind: str, opts: di
 
     from affectkit.analysis import Analyzer
 
+    # Ray sets OMP_NUM_THREADS=1 in its workers; the driver's count must hold here, also for
+    # the Whisper backbone, which reads AFFECTKIT_THREADS when it loads
+    os.environ["AFFECTKIT_THREADS"] = str(threads)
     torch.set_num_threads(threads)
     key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"), opts.get("asr"))
     if key not in _ANALYZERS:
