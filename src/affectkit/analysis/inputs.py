@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,22 +62,37 @@ class TextTurn:
     speaker: str | None = None
 
 
+def _read_utf8(path: Path) -> str:
+    """The file as UTF-8 text (a BOM is dropped), or one clear error naming the fix."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise MediaError(
+            f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
+            "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`"
+        ) from None
+
+
 def read_text_input(path: Path) -> list[TextTurn]:
     """``.txt``: one utterance per line (blank lines ignored). ``.csv``/``.jsonl``: a ``text``
-    column (also ``utterance``/``Utterance``) and an optional ``speaker`` column."""
+    column (also ``utterance``/``Utterance``) and an optional ``speaker`` column. Files must be
+    UTF-8 (a clear error otherwise)."""
     ext = path.suffix.lower()
     if ext == ".txt":
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = _read_utf8(path).splitlines()
         turns = [TextTurn(x.strip()) for x in lines if x.strip()]
     else:
         import pandas as pd
 
         try:
             if ext == ".csv":
-                df = pd.read_csv(path, dtype=str, keep_default_na=False)
+                df = pd.read_csv(io.StringIO(_read_utf8(path)), dtype=str,
+                                 keep_default_na=False)
             else:
-                df = pd.DataFrame([json.loads(x) for x in path.read_text(encoding="utf-8")
-                                   .splitlines() if x.strip()])
+                df = pd.DataFrame([json.loads(x) for x in _read_utf8(path).splitlines()
+                                   if x.strip()])
+        except MediaError:
+            raise
         except Exception as e:  # pandas/json raise many types
             raise MediaError(f"{path}: cannot parse as {ext[1:]}: {e}") from e
         cols = {c.lower(): c for c in df.columns}
