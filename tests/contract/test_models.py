@@ -46,6 +46,9 @@ TORCH = [n for n in ALL if n not in SKLEARN]
 TOLERANT = [n for n in TORCH if getattr(cls_of(n), "tolerates_missing", False)]
 STRICT = [n for n in TORCH if not getattr(cls_of(n), "tolerates_missing", False)]
 PRESENCE = [n for n in TORCH if getattr(cls_of(n), "accepts_presence_masks", False)]
+# one sample per conversation: (B, T, D) utterance vectors → (B, T, C) per-utterance logits
+DIALOGUE = [n for n in TORCH if getattr(cls_of(n), "unit", "utterance") == "dialogue"]
+UTTERANCE = [n for n in TORCH if n not in DIALOGUE]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -175,7 +178,7 @@ def test_sklearn_run_is_refitted_not_loaded(tmp_path):
 # --- PyTorch models --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", TORCH)
+@pytest.mark.parametrize("name", UTTERANCE)
 def test_torch_forward_backward_eval(name):
     cls = cls_of(name)
     inputs, lengths, masks, dims = make_inputs(cls)
@@ -206,7 +209,7 @@ def test_torch_forward_backward_eval(name):
     assert run(reg, inputs, lengths, masks)["score"].shape == (4,)
 
 
-SEQUENCE_MODELS = [n for n in TORCH
+SEQUENCE_MODELS = [n for n in UTTERANCE
                    if any(cls_of(n).input_kind(m) == "sequence" for m in modalities(cls_of(n)))]
 
 # Found by this contract and reported to the lead (library code is not changed from tests).
@@ -338,8 +341,15 @@ def test_run_folder_round_trip(name, tmp_path):
     cls = cls_of(name)
     inputs, lengths, masks, dims = make_inputs(cls, B=8, seed=1)
     target = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    kind = "emotion"
+    if getattr(cls, "unit", "utterance") == "dialogue":  # per-utterance targets, padded
+        kind = "dialogue_emotion"
+        L = next(iter(lengths.values()))
+        T = next(iter(inputs.values())).shape[1]
+        target = torch.randint(0, 3, (8, T), generator=torch.Generator().manual_seed(2))
+        target[torch.arange(T)[None, :] >= L[:, None]] = -100
     data = Batch(inputs, target, [f"u{i}" for i in range(8)], lengths, masks)
-    task = make_task("emotion", ["a", "b", "c"])
+    task = make_task(kind, ["a", "b", "c"])
     args = small_args(name)
     torch.manual_seed(0)
     model = create_model(name, input_dims=dims, n_outputs=task.n_outputs, **args)
@@ -349,7 +359,7 @@ def test_run_folder_round_trip(name, tmp_path):
     Trainer(model, task, TrainerConfig(epochs=1, batch_size=4, progress=False, patience=0),
             run_dir=run_dir.path,
             resolved_config={"model": {"name": name, "args": args},
-                             "task": {"kind": "emotion"}}).fit(data, data)
+                             "task": {"kind": kind}}).fit(data, data)
     again, task2 = RunDir(run_dir.path).load_model(input_dims=dims)
     assert type(again) is type(model) and task2.labels == task.labels
     model.eval()
@@ -358,3 +368,37 @@ def test_run_folder_round_trip(name, tmp_path):
         b = run(again, inputs, lengths, masks)
     torch.testing.assert_close(a["logits"], b["logits"])
     assert not np.allclose(a["logits"].numpy(), 0)
+
+
+# --- dialogue-unit models ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DIALOGUE)
+def test_dialogue_models_give_one_output_per_utterance(name):
+    """(B, T, D) + lengths → logits (B, T, C), embedding (B, H); backward reaches parameters;
+    eval is deterministic; padding after a dialogue's last utterance changes none of its
+    outputs."""
+    cls = cls_of(name)
+    B, Tn, D = 3, 7, 6
+    g = torch.Generator().manual_seed(0)
+    mods = modalities(cls)
+    x = {m: torch.randn(B, Tn, D, generator=g) for m in mods}
+    L = torch.tensor([7, 4, 2])
+    lengths = {m: L for m in mods}
+    torch.manual_seed(0)
+    model = create_model(name, input_dims={m: D for m in mods}, n_outputs=3, **small_args(name))
+    out = model(x, lengths=lengths)
+    assert out["logits"].shape == (B, Tn, 3) and out["embedding"].shape[0] == B
+    out["logits"].sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    model.eval()
+    noisy = {m: v.clone() for m, v in x.items()}
+    for m in mods:
+        for b, n in enumerate(L.tolist()):
+            noisy[m][b, n:] = 50 * torch.randn(Tn - n, D, generator=g)
+    with torch.no_grad():
+        a, b_ = model(x, lengths=lengths)["logits"], model(noisy, lengths=lengths)["logits"]
+        again = model(x, lengths=lengths)["logits"]
+    torch.testing.assert_close(a, again)
+    for r, n in enumerate(L.tolist()):
+        torch.testing.assert_close(a[r, :n], b_[r, :n], atol=1e-5, rtol=1e-4)

@@ -20,7 +20,7 @@ import torch
 from affectkit.data.batch import UNITS
 from affectkit.errors import ConfigError
 from affectkit.tasks import LABEL_READERS, LOWER_IS_BETTER, TASKS, make_task, read_label
-from affectkit.types import Utterance
+from affectkit.types import CauseLink, Utterance
 
 NAMES = TASKS.names()
 EMOS = ("angry", "happy", "sad", "neutral")
@@ -34,13 +34,16 @@ def utterances(n: int = 24, n_dialogues: int = 4) -> list[Utterance]:
         emo = EMOS[i % len(EMOS)]
         extra = EMOS[(i + 1) % len(EMOS)]
         d = i % n_dialogues
+        # an emotion is caused by the previous turn of its dialogue (emotion–cause tasks)
+        causes = (CauseLink(cause_id=f"c/{d}/{i - n_dialogues}", emotion=emo),) \
+            if i >= n_dialogues and emo != "neutral" else ()
         out.append(Utterance(
             id=f"c/{d}/{i}", corpus="c", speaker=f"c/s{i % 3}", text=f"text {i}",
             dialogue_id=f"c/{d}", turn=i // n_dialogues,
             emotion=emo, emotion_original=emo,
             emotions=(emo, extra) if i % 3 == 0 else (emo,),
             sentiment=float(rng.uniform(-3, 3)),
-            valence=float(rng.uniform(1, 5)), arousal=float(rng.uniform(1, 5))))
+            valence=float(rng.uniform(1, 5)), arousal=float(rng.uniform(1, 5)), causes=causes))
     return out
 
 
@@ -62,7 +65,7 @@ def encoded(task, targets, utts):
     dialogues: dict[str, list[Utterance]] = {}
     for u in sorted(utts, key=lambda u: (u.dialogue_id, u.turn)):
         dialogues.setdefault(u.dialogue_id, []).append(u)
-    rows = [task.encode([targets[u.id] for u in d]) for d in dialogues.values()]
+    rows = [task.encode_dialogues([[u.id for u in d]], targets) for d in dialogues.values()]
     rows[-1] = rows[-1][:-2]  # one shorter dialogue: real padding
     T = max(len(r) for r in rows)
     out = np.full((len(rows), T) + rows[0].shape[1:], task.pad_value, dtype=rows[0].dtype)
@@ -71,8 +74,18 @@ def encoded(task, targets, utts):
     return torch.as_tensor(out)
 
 
+def _pairs(task) -> bool:
+    """Tasks that also read pair scores (B, T, T) (emotion–cause pairs)."""
+    return "pair_logits" in getattr(task, "extra_outputs", ())
+
+
 def outputs_like(task, target: torch.Tensor, z: torch.Tensor) -> dict:
-    out = {"logits": z}
+    """One raw tensor z holds every output the task reads: logits, then (pair tasks) the
+    (B, T, T) pair scores in the last T columns."""
+    C = task.n_outputs
+    out = {"logits": z[..., :C] if _pairs(task) else z}
+    if _pairs(task):
+        out["pair_logits"] = z[..., C:]
     if task.n_outputs == 1:
         out["score"] = z[..., 0]
     return out
@@ -81,7 +94,8 @@ def outputs_like(task, target: torch.Tensor, z: torch.Tensor) -> dict:
 def raw_outputs(task, target: torch.Tensor, seed: int = 0) -> torch.Tensor:
     lead = target.shape[:2] if task.unit == "dialogue" else target.shape[:1]
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(*lead, task.n_outputs, generator=g)
+    width = task.n_outputs + (target.shape[1] if _pairs(task) else 0)
+    return torch.randn(*lead, width, generator=g)
 
 
 @pytest.mark.parametrize("kind", NAMES)
@@ -104,7 +118,9 @@ def test_declared(kind):
 def test_resolve_and_encode(kind):
     task, targets, utts = build(kind)
     assert task.n_outputs >= 1 and all(isinstance(x, str) for x in task.labels)
-    y = task.encode([targets[u.id] for u in utts])
+    groups = [[u.id for u in utts]]
+    y = task.encode_dialogues(groups, targets) if task.unit == "dialogue" \
+        else task.encode([targets[u.id] for u in utts])
     assert len(y) == len(utts) and np.isfinite(np.asarray(y, float)).all()
     # configured labels narrower than the data: the rest is removed and counted, or (fixed
     # label spaces such as sentiment) nothing is removed
@@ -114,7 +130,10 @@ def test_resolve_and_encode(kind):
     labels = cls.resolve_labels(narrow, task.labels[:2], skipped)
     assert len(narrow) + sum(skipped.values()) == len(targets)
     sub = make_task(kind, labels)
-    sub.encode(list(narrow.values()))  # every kept item encodes
+    if task.unit == "dialogue":  # every kept item encodes
+        sub.encode_dialogues([list(narrow)], narrow)
+    else:
+        sub.encode(list(narrow.values()))
 
 
 @pytest.mark.parametrize("kind", NAMES)
@@ -151,6 +170,8 @@ def test_padding_never_changes_dialogue_metrics(kind):
     y = encoded(task, targets, utts)
     z = raw_outputs(task, y)
     pad = (y == task.pad_value)
+    while pad.dim() > 2:  # per-utterance target rows (emotion + cause flags) are padded whole
+        pad = pad.all(-1)
     z2 = z.clone()
     z2[pad] = 50 * torch.randn(int(pad.sum()), z.shape[-1])
     a = task.metrics(y.numpy(), task.predict(outputs_like(task, y, z)))

@@ -112,6 +112,8 @@ class Task:
     label_keys: ClassVar[tuple[str, ...]] = ()
     unit: ClassVar[str] = "utterance"
     pad_value: ClassVar[float] = -100
+    #: model outputs the task reads besides ``logits``/``score`` (e.g. ``pair_logits``)
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, labels: Sequence[str] | None = None, *, key_metric: str | None = None,
                  **_: Any) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from affectkit import metrics as M
-from affectkit.errors import ConfigError, DataError
+from affectkit.errors import DataError
 from affectkit.tasks.base import TASKS
 from affectkit.tasks.emotion import EmotionTask
 
@@ -75,7 +75,8 @@ class EmotionCauseTask(EmotionTask):
         labels: emotion labels (``neutral`` among them names the non-emotion class).
         pair_weight: weight of the pair loss beside the emotion cross-entropy.
         pos_weight: weight of positive pairs in the pair BCE (pairs are sparse).
-        neutral: the label that is "no emotion" (no pairs).
+        neutral: the label that is "no emotion" (no pairs); when it is not among the labels,
+            every utterance is an emotion utterance.
     """
 
     kind = "emotion_cause"
@@ -85,15 +86,13 @@ class EmotionCauseTask(EmotionTask):
     metric_names = ("pair_wf1", "pair_f1", "pair_f1_any", "weighted_f1", "ua", "wa",
                     "macro_f1", "loss")
     label_keys = ("emotion_cause",)
+    extra_outputs = ("pair_logits",)
 
     def __init__(self, labels: Sequence[str], *, key_metric: str | None = None,
                  pair_weight: float = 1.0, pos_weight: float = 4.0, neutral: str = "neutral",
                  threshold: float = 0.5, **kw: Any) -> None:
         super().__init__(labels, key_metric=key_metric, **kw)
-        if neutral not in self.labels:
-            raise ConfigError(f"emotion_cause: the no-emotion label {neutral!r} is not among "
-                              f"the labels {self.labels}; set it with task neutral=…")
-        self.neutral = neutral
+        self.neutral = neutral  # absent from the labels: every utterance has an emotion
         self.pair_weight, self.pos_weight = float(pair_weight), float(pos_weight)
         self.threshold = float(threshold)
 
