@@ -108,7 +108,7 @@ class _Reccon(Corpus):
                 id=uid[t["turn"]],
                 corpus=self.name,
                 split=split,
-                speaker=f"reccon/{part}/{cid}/{t.get('speaker')}",
+                speaker=f"{self.name}/{part}/{cid}/{t.get('speaker')}",
                 text=t["utterance"].strip(),
                 dialogue_id=f"{self.name}/{part}/{cid}",
                 turn=t["turn"] - 1,
