@@ -254,11 +254,7 @@ def test_padding_beyond_lengths_is_ignored(name, request):
     assert _padding_gap(name, 33, 40) < 1e-5
 
 
-KNOWN_SHORT_INPUT_CRASHES = {
-    "voice.mscnn": "fewer than 13 frames (0.13 s of log-mel) end in a raw torch RuntimeError "
-                   "from MaxPool2d ('Output size is too small') instead of an output or a "
-                   "clear error",
-}
+KNOWN_SHORT_INPUT_CRASHES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)

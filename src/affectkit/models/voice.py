@@ -51,11 +51,17 @@ class _LogMelModel(AffectModel):
         self.time_stride = time_stride
         self.augment = augment
 
+    #: shorter inputs are zero-padded (masked) up to this many frames, so the pooling stack
+    #: always has a frame left (a 0.1 s clip gets an output, not a torch error)
+    min_frames = 16
+
     def _prep(self, inputs, lengths):
         x = inputs[Modality.AUDIO].float()  # (B, T, F)
         L = lengths.get(Modality.AUDIO) if lengths else None
         if L is None:
             L = torch.full((x.shape[0],), x.shape[1], dtype=torch.long)
+        if x.shape[1] < self.min_frames:
+            x = nn.functional.pad(x, (0, 0, 0, self.min_frames - x.shape[1]))
         valid = (torch.arange(x.shape[1])[None, :] < L[:, None]).float()[..., None]
         x = self.in_norm(x.transpose(1, 2)).transpose(1, 2) * valid  # padding stays 0
         if self.training and self.augment:
