@@ -140,7 +140,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def text_throughput(base: str, seconds: float, clients: int = 4, batch: int = 50) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), seconds."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def text_throughput(base: str, seconds: float, clients: int = 4, batch: int = 50, pid: int | None = None) -> dict:
     rng = random.Random(1)
     stop = time.time() + seconds
     counts, lat, errors = [0] * clients, [], []
@@ -164,15 +170,22 @@ def text_throughput(base: str, seconds: float, clients: int = 4, batch: int = 50
         time.sleep(0.2)  # the server loads the text model in the background at start
     httpx.post(base + "/v1/text", json={"texts": ["warm up"]}, timeout=60).raise_for_status()
     stop = time.time() + seconds
+    cpu0 = cpu_seconds(pid) if pid else None
     t0 = time.perf_counter()
     ts = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
     [t.start() for t in ts]
     [t.join() for t in ts]
     wall = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0 if pid else None
     if not lat:
         return {"errors": errors[:5], "utterances_per_s": 0.0}
     return {"clients": clients, "batch": batch, "seconds": round(wall, 2), "utterances": sum(counts),
             "errors": len(errors),
+            # the machine is shared: how much CPU the server got, and utterances per CPU-second
+            # (x 2 = what two dedicated cores give when both are used)
+            "server_cpu_seconds": round(cpu, 2) if cpu is not None else None,
+            "server_cpu_share": round(cpu / wall, 2) if cpu is not None else None,
+            "utterances_per_cpu_s": round(sum(counts) / cpu, 1) if cpu else None,
             "utterances_per_s": round(sum(counts) / wall, 1),
             "request_p50_s": round(float(np.percentile(lat, 50)), 3),
             "request_p95_s": round(float(np.percentile(lat, 95)), 3)}
@@ -224,6 +237,9 @@ def main() -> int:
     ap.add_argument("--kill-at", type=float, default=0.4, help="kill -9 when this fraction is done (0: never)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--text-seconds", type=float, default=20.0)
+    ap.add_argument("--text-clients", type=int, default=4)
+    ap.add_argument("--text-batch", type=int, default=50, help="utterances per POST /v1/text")
+    ap.add_argument("--text-only", action="store_true", help="measure POST /v1/text only (no jobs, no kill)")
     ap.add_argument("--asr", default="tiny.en", help="speech recognition for the media jobs (and the CLI)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "load_serve.json")
@@ -236,13 +252,15 @@ def main() -> int:
                  "clients": args.clients, "cpus": os.cpu_count(), "checks": {}}
     srv = None
     try:
-        print("building inputs and the CLI reference …", flush=True)
-        media_names, text_names = build_inputs(tmp / "in")
-        t0 = time.perf_counter()
-        ref = cli_reference(tmp / "in", media_names + text_names, args.asr)
-        res["cli_reference_seconds"] = round(time.perf_counter() - t0, 1)
+        media_names, text_names, ref = [], [], {}
+        if not args.text_only:
+            print("building inputs and the CLI reference …", flush=True)
+            media_names, text_names = build_inputs(tmp / "in")
+            t0 = time.perf_counter()
+            ref = cli_reference(tmp / "in", media_names + text_names, args.asr)
+            res["cli_reference_seconds"] = round(time.perf_counter() - t0, 1)
         specs = []
-        for i in range(args.jobs):
+        for i in range(0 if args.text_only else args.jobs):
             if i % 4 == 0:
                 files = [media_names[(i // 4) % len(media_names)]]
             else:
@@ -250,7 +268,7 @@ def main() -> int:
                 if i % 10 == 1:
                     files.append(text_names[(i + 5) % len(text_names)])
             specs.append({"key": f"load-{i}", "files": files})
-        res["media_jobs"] = sum(1 for s in specs if s["files"][0] in media_names)
+        res["media_jobs"] = sum(1 for x in specs if x["files"][0] in media_names)
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -258,8 +276,12 @@ def main() -> int:
         extra = ["--max-upload", "100M"] + (["--workers", str(args.workers)] if args.workers else [])
         srv = start_server(data, port, log, *extra)
         print(f"server up (pid {srv.pid}); POST /v1/text throughput for {args.text_seconds:g} s …", flush=True)
-        res["text"] = text_throughput(base, args.text_seconds)
+        res["text"] = text_throughput(base, args.text_seconds, args.text_clients, args.text_batch, srv.pid)
+        res["text"]["load_average_after"] = os.getloadavg()
         print(f"  {res['text']['utterances_per_s']} utterances/s", flush=True)
+        if args.text_only:
+            res["ok"] = res["text"]["utterances_per_s"] > 0
+            return _finish(res, args)
 
         # -- the load, with a kill -9 in the middle --------------------------------------------
         ids: dict[str, str] = {}
@@ -398,6 +420,10 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}")
+    return _finish(res, args)
+
+
+def _finish(res: dict, args) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
     print(json.dumps({k: v for k, v in res.items() if k not in ("failures",)}, indent=1))
