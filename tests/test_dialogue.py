@@ -177,3 +177,20 @@ def test_emotion_cause_model_trains_through_the_trainer():
     assert m["pair_wf1"] > 0.7, m
     assert 0.1 <= task.threshold <= 0.9  # chosen on validation
     del rng
+
+
+def test_cause_entailment_scores_only_history_candidates_of_emotion_utterances():
+    task = make_task("cause_entailment", ["angry", "neutral"])
+    targets = {"a": ("neutral", ()), "b": ("angry", ("a",)), "c": ("angry", ("c",))}
+    y = task.encode_dialogues([["a", "b", "c"]], targets)[None]  # (1, 3, 65)
+    pred = np.zeros((1, 3, 4))
+    pred[0, :, 0] = [1, 0, 0]
+    # candidates: b→a, b→b, c→a, c→b, c→c (a is neutral: none; no future candidates)
+    pred[0, 1, 1] = 0.9  # b→a right
+    pred[0, 2, 1] = 0.9  # c→a wrong
+    pred[0, 0, 2] = 0.9  # a→b: not a candidate, ignored
+    m = task.metrics(y, pred)
+    assert m["n_candidates"] == 5 and m["n_causes"] == 2
+    # positives: P 1/2, R 1/2 → .5; negatives: 3 gold, predicted negative 3 of which 2 right
+    assert m["cee_pos_f1"] == pytest.approx(0.5) and m["cee_neg_f1"] == pytest.approx(2 / 3)
+

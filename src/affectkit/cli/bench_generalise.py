@@ -25,3 +25,28 @@ def register(app: typer.Typer) -> None:
     from affectkit.cli.features import bench_app
 
     bench_app.command("generalise")(bench_generalise)
+    bench_app.command("dialogue-cost")(bench_dialogue_cost)
+
+
+def bench_dialogue_cost(
+    lengths: str = typer.Option("10,25,50,100,250,500", "--lengths", help="Dialogue lengths."),
+    repeats: int = typer.Option(5, "--repeats", help="Timed forward passes per length."),
+    out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
+) -> None:
+    """Forward time of the dialogue context models against dialogue length (1 thread)."""
+    import datetime as dt
+    import json
+    import platform
+    from pathlib import Path
+
+    from affectkit.evaluation.dialogue_cost import run, to_markdown
+
+    res = run(tuple(int(x) for x in lengths.split(",")), repeats=repeats)
+    res.update(date=dt.date.today().isoformat(), machine=platform.machine(),
+               command=f"affect bench dialogue-cost --lengths {lengths} --repeats {repeats}")
+    p = Path(out)
+    p.mkdir(parents=True, exist_ok=True)
+    (p / "dialogue-cost.json").write_text(json.dumps(res, indent=1))
+    md = to_markdown(res)
+    (p / "dialogue-cost.md").write_text(f"`{res['command']}` — {res['date']}\n\n{md}\n")
+    console.print(md)

@@ -208,3 +208,73 @@ class EmotionCauseTask(EmotionTask):
         super().load_state(state)
         self.threshold = float(state.get("threshold", self.threshold))
         self.neutral = state.get("neutral", self.neutral)
+
+
+@TASKS.register("cause_entailment")
+class CauseEntailmentTask(EmotionCauseTask):
+    """Causal emotion entailment (RECCON, "CEE"): the emotion of each target utterance is
+    given (gold); for every non-neutral target i and each candidate j ≤ i of its history
+    (itself included), decide whether j causes i's emotion.
+
+    Only those (i, j) candidates enter the loss and the scores; the emotion head is not trained
+    or scored. Scores as RECCON reports them: F1 of the positive (cause) and the negative
+    class over the candidate pairs and their mean, ``cee_macro_f1``. The decision threshold is
+    chosen on validation.
+    """
+
+    kind = "cause_entailment"
+    default_key = "cee_macro_f1"
+    curve_metric = "cee_macro_f1"
+    metric_names = ("cee_macro_f1", "cee_pos_f1", "cee_neg_f1", "loss")
+
+    def _candidates(self, emo: np.ndarray, n: int) -> np.ndarray:
+        """(n, n) bool: target i non-neutral, candidate j ≤ i."""
+        nonneutral = np.array([self.labels[int(e)] != self.neutral for e in emo[:n]])
+        return nonneutral[:, None] & np.tril(np.ones((n, n), bool))
+
+    def loss(self, outputs, target):
+        import torch
+        import torch.nn.functional as F
+
+        pairs = outputs["pair_logits"]
+        T = min(pairs.shape[1], target.shape[1])
+        tgt = target[:, :T].long()
+        emo = tgt[..., 0]
+        valid = emo != int(self.pad_value)
+        neutral = self.labels.index(self.neutral) if self.neutral in self.labels else -1
+        target_rows = valid & (emo != neutral)
+        mask = (target_rows[:, :, None] & valid[:, None, :]
+                & torch.ones(T, T, dtype=torch.bool).tril()[None]).float()
+        bce = F.binary_cross_entropy_with_logits(
+            pairs[:, :T, :T], tgt[..., 1:1 + T].float(), reduction="none",
+            pos_weight=torch.tensor(self.pos_weight, dtype=pairs.dtype))
+        return (bce * mask).sum() / mask.sum().clamp(min=1)
+
+    def _scores(self, y_true, y_pred, threshold) -> dict:
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        t_all, p_all = [], []
+        for b in range(y_true.shape[0]):
+            n = int((y_true[b, :, 0] != self.pad_value).sum())
+            cand = self._candidates(y_true[b, :, 0], n)
+            t_all.append(y_true[b, :n, 1:1 + n][cand])
+            p_all.append(y_pred[b, :n, 1:1 + n][cand] >= threshold)
+        t = np.concatenate(t_all).astype(bool) if t_all else np.zeros(0, bool)
+        p = np.concatenate(p_all).astype(bool) if p_all else np.zeros(0, bool)
+
+        def f1(tt, pp):
+            tp = int((tt & pp).sum())
+            prec = tp / max(int(pp.sum()), 1)
+            rec = tp / max(int(tt.sum()), 1)
+            return 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+
+        pos, neg = f1(t, p), f1(~t, ~p)
+        return {"cee_pos_f1": pos, "cee_neg_f1": neg, "cee_macro_f1": (pos + neg) / 2,
+                "n_candidates": int(len(t)), "n_causes": int(t.sum()), "threshold": threshold}
+
+    def metrics(self, y_true, y_pred):
+        return self._scores(y_true, y_pred, self.threshold)
+
+    def calibrate(self, y_valid, p_valid):
+        grid = np.round(np.arange(0.1, 0.91, 0.05), 2)
+        self.threshold = float(max(grid, key=lambda th: self._scores(y_valid, p_valid, th)
+                                   ["cee_macro_f1"]))
