@@ -172,7 +172,7 @@ def run_worker(root: str, name: str, engine, stop: threading.Event, poll: float 
         log.info("job %s %s in %.1f s (%s)", job["id"], status, time.perf_counter() - t0, name)
 
 
-def _process_main(root: str, name: str, threads: int, parent: int, quota: int | None) -> None:  # pragma: no cover - child
+def _process_main(root: str, name: str, parent: int, quota: int | None) -> None:  # pragma: no cover - child
     try:  # die with the server even on kill -9 (Linux)
         import ctypes
 
@@ -194,11 +194,10 @@ class WorkerPool:
     """``workers`` workers of kind ``mode`` (``process``, ``thread`` or ``ray``) over a store."""
 
     def __init__(self, root: str | Path, workers: int, mode: str = "process", *,
-                 ray_address: str | None = None, threads: int | None = None, quota: int | None = None):
+                 ray_address: str | None = None, quota: int | None = None):
         if mode not in ("process", "thread", "ray"):
             raise ValueError(f"pool mode {mode!r}: process, thread or ray")
         self.root, self.n, self.mode = str(root), max(1, int(workers)), mode
-        self.threads = threads or max(1, (os.cpu_count() or 1) // self.n)
         self.ray_address, self.quota = ray_address, quota
         self._stop = threading.Event()
         self._procs: dict[str, object] = {}
@@ -229,7 +228,7 @@ class WorkerPool:
         ctx = mp.get_context("spawn")
         # the name is fixed before the start so that a crash is attributed to the right jobs
         name = f"proc-{os.getpid()}-{i}-{time.time_ns()}"
-        p = ctx.Process(target=_process_main, args=(self.root, name, self.threads, os.getpid(), self.quota),
+        p = ctx.Process(target=_process_main, args=(self.root, name, os.getpid(), self.quota),
                         name=f"affect-serve-worker-{i}", daemon=True)
         p.start()
         self._procs[name] = (i, p)
