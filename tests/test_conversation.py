@@ -1,0 +1,115 @@
+"""Conversation reasons: cause links, word attribution, modality cues, templates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from affectkit.analysis.conversation import CausePredictor, Reason, explain, word_attribution
+from affectkit.analysis.fusion import ModalityOutput
+from affectkit.analysis.results import UtteranceResult
+from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+
+def probs(emotion: str, p: float = 0.8) -> np.ndarray:
+    v = np.full(7, (1 - p) / 6)
+    v[CANONICAL_EMOTIONS.index(emotion)] = p
+    return v
+
+
+def utt(i, speaker, text, per):
+    outs = {m: ModalityOutput(probs(e, p), 0.0) for m, (e, p) in per.items()}
+    fused = ModalityOutput(np.mean([o.emotion_probs for o in outs.values()], 0), 0.0)
+    return UtteranceResult("chat.csv", i, None, None, speaker, text, list(per), outs, fused)
+
+
+class KeywordText:
+    """A fake text model: 'forgot' makes a text angry."""
+
+    def predict(self, texts):
+        return [ModalityOutput(probs("angry", 0.9) if "forgot" in t else probs("neutral", 0.6), 0.0)
+                for t in texts]
+
+
+@pytest.fixture
+def chat():
+    return [
+        utt(0, "Ana", "You forgot again, Ben", {"text": ("neutral", 0.6)}),
+        utt(1, "Ben", "I can't believe you forgot my birthday", {"text": ("angry", 0.7),
+                                                                  "audio": ("angry", 0.6)}),
+        utt(2, "Ana", "sorry", {"text": ("sad", 0.8), "audio": ("neutral", 0.5)}),
+    ]
+
+
+def test_reasons_only_point_backwards_and_at_present_cues(chat):
+    pairs = np.array([[0.1, 0.9, 0.9],   # a later "cause" must never be reported
+                      [0.8, 0.3, 0.95],
+                      [0.2, 0.7, 0.6]])
+    reasons = explain(chat, causes=(pairs, 0.5), text_predictor=KeywordText())
+    assert [r.utterance for r in reasons] == [1, 2]  # the neutral utterance gets no reason
+    for r in reasons:
+        assert all(c["utterance"] <= r.utterance for c in r.causes)
+        present = set(chat[r.utterance].per_modality)
+        assert r.cues and all(c["modality"] in present for c in r.cues)
+        json.dumps(r.to_json())
+    ben = reasons[0]
+    assert [c["utterance"] for c in ben.causes] == [0]  # 0.95 to utterance 2 is in the future
+    assert ben.emotion == "angry" and {c["modality"] for c in ben.cues} == {"text", "audio"}
+    assert ben.words and ben.words[0]["word"] == "forgot"
+    assert ben.sentence.startswith("Ben sounds angry (words, voice; key words 'forgot'")
+    assert "after Ana's 'You forgot again, Ben' (cause 0.80)" in ben.sentence
+    ana = reasons[1]
+    assert [c["utterance"] for c in ana.causes] == [1, 2]  # best first, itself allowed
+    assert [c["modality"] for c in ana.cues] == ["text"]  # the voice says neutral: not a cue
+
+
+def test_no_cause_model_still_gives_cues_and_a_sentence(chat):
+    reasons = explain(chat, causes=None, text_predictor=None)
+    assert all(r.causes == [] and r.words == [] for r in reasons)
+    assert reasons[0].sentence == "Ben sounds angry (words, voice)."
+
+
+def test_word_attribution_needs_two_words():
+    assert word_attribution("forgot", "angry", KeywordText()) == []
+
+
+def test_cause_predictor_runs_a_run_folder(tmp_path):
+    """A (tiny, untrained) dialogue.ecpe run folder with text.minilm features and speaker
+    slots loads and scores a conversation."""
+    from affectkit.config import TrainerConfig
+    from affectkit.data.batch import collate
+    from affectkit.models import create_model
+    from affectkit.tasks import make_task
+    from affectkit.training import RunDir, Trainer
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    labels = ["angry", "happy", "neutral"]
+    task = make_task("emotion_cause", labels)
+    dims = {T: 384 + 2}
+    model = create_model("dialogue.ecpe", input_dims=dims, n_outputs=3, hidden=16)
+    rd = RunDir(tmp_path / "causes")
+    rd.write_model_spec("dialogue.ecpe", {"hidden": 16}, dims, 3, {T: "sequence"})
+    g = np.random.default_rng(0)
+    ids = [f"d/{i}" for i in range(4)]
+    feats = {i: g.normal(size=384).astype(np.float32) for i in ids}
+    targets = {ids[0]: ("neutral", ()), ids[1]: ("angry", (ids[0],)), ids[2]: ("happy", ()),
+               ids[3]: ("neutral", ())}
+    b = collate(["d"], {T: feats}, {T: "vector"}, task.encode_dialogues([ids], targets),
+                unit="dialogue", groups=[ids], speakers={i: "s" for i in ids}, speaker_slots=2)
+    Trainer(model, task, TrainerConfig(epochs=1, progress=False, patience=0), run_dir=rd.path,
+            resolved_config={"name": "x", "features": {"text": "text.minilm"},
+                             "data": {"corpus": "ecf", "speaker_slots": 2},
+                             "model": {"name": "dialogue.ecpe", "args": {"hidden": 16}},
+                             "task": {"kind": "emotion_cause"}}).fit(b, b)
+    cp = CausePredictor(rd.path)
+    p, pairs = cp.predict(["you forgot", "I am so angry", ""], ["Ana", "Ben", None])
+    assert p.shape == (3, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert p[:, CANONICAL_EMOTIONS.index("fearful")].max() == 0  # not one of the run's labels
+    assert pairs.shape == (3, 3) and ((0 <= pairs) & (pairs <= 1)).all()
+    assert 0 < cp.threshold < 1
+    torch.set_num_threads(torch.get_num_threads())
+    assert isinstance(Reason(0, "angry").to_json(), dict)
