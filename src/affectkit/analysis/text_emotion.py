@@ -1,6 +1,7 @@
 """Text emotion heads trained on the union of corpora, routed by language.
 
-Two heads, each a 384 → 256 → 7 MLP on a frozen encoder, trained with the code of
+Two heads on frozen encoders (linear or 384 → 256 → 7 MLP, whichever scores better on
+validation; recorded in ``head.json``), trained with the code of
 :mod:`affectkit.evaluation.generalise_text` (class-balanced loss; epoch, per-corpus weighting
 and the neutral-logit bias chosen on the corpora's validation parts, never on a test part):
 
@@ -44,6 +45,8 @@ HIDDEN = 256
 def _module(dim: int, n: int, hidden: int = HIDDEN):
     import torch
 
+    if not hidden:
+        return torch.nn.Sequential(torch.nn.Linear(dim, n))
     return torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(dim, hidden),
                                torch.nn.ReLU(), torch.nn.Dropout(0.2),
                                torch.nn.Linear(hidden, n))
@@ -56,7 +59,7 @@ def save_head(head, folder: Path, info: dict) -> None:
     save_file({k: v.contiguous() for k, v in head.model.state_dict().items()},
               str(folder / "head.safetensors"))
     meta = {"classes": list(head.classes), "neutral_bias": head.neutral_bias,
-            "weighting": head.weighting, "hidden": HIDDEN, **info}
+            "weighting": head.weighting, "hidden": HIDDEN, **info}  # info may override hidden
     (folder / "head.json").write_text(json.dumps(meta, indent=1, default=float))
 
 
@@ -232,12 +235,13 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
                     np.asarray([u.corpus for u in items]))
     classes = tuple(CANONICAL_EMOTIONS)
     best = None
-    for weighting in g.WEIGHTINGS:
-        head, vs = g.fit_head(*parts["train"], *parts["valid"], classes, seed=seed,
-                              weighting=weighting, noisy=noisy)
-        if best is None or vs > best[1]:
-            best = (head, vs)
-    head, vs = best
+    for hidden in (0, HIDDEN):  # linear or MLP head, chosen on validation like the rest
+        for weighting in g.WEIGHTINGS:
+            head, vs = g.fit_head(*parts["train"], *parts["valid"], classes, seed=seed,
+                                  weighting=weighting, noisy=noisy, hidden=hidden)
+            if best is None or vs > best[1]:
+                best = (head, vs, hidden)
+    head, vs, hidden = best
     X, y, c = parts["test"]
     pred = head.predict(X)
     per_corpus = {}
@@ -246,7 +250,7 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
         ks = [k for k in classes if np.any(y[m] == k)]
         per_corpus[str(corpus)] = {"UA": g.ua(y[m], pred[m], ks), "n": int(m.sum()),
                                    "classes": ks}
-    en_info = {"encoder": "text.minilm", "valid_score": vs, "seed": seed,
+    en_info = {"encoder": "text.minilm", "valid_score": vs, "seed": seed, "hidden": hidden,
                "built": dt.date.today().isoformat(), "caps": g.CAPS,
                "training_corpora": [c for c, _ in g.CORPORA],
                "in_domain_test_UA": per_corpus,
@@ -273,7 +277,7 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
         m = c == name
         ks = [k for k in classes if np.any(y[m] == k)]
         per[str(name)] = {"UA": g.ua(y[m], pred[m], ks), "n": int(m.sum()), "classes": ks}
-    multi_info = {"encoder": "text.e5", "valid_score": vs, "seed": seed,
+    multi_info = {"encoder": "text.e5", "valid_score": vs, "seed": seed, "hidden": HIDDEN,
                   "built": dt.date.today().isoformat(), "caps": {"xed/emoevent": mt.CAPS,
                                                                   "en": mt.EN_CAPS},
                   "training_corpora": sorted(emo), "test_UA": per}
@@ -282,12 +286,58 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
     return report
 
 
+def bench_speed(n: int = 1000) -> dict:
+    """Sentences/s of the routed model (language detection + encoder + head) beside the bare
+    MiniLM encoder and the bare detector, on the same ``n`` MELD test sentences, same run."""
+    import time
+
+    import torch
+
+    from affectkit.analysis.language import detect_language
+    from affectkit.data import load_corpus
+    from affectkit.features import get_extractor
+
+    torch.set_num_threads(1)
+    texts = [u.text for u in load_corpus("meld").utterances if u.split == "test"][:n]
+    model = TextEmotionModel()
+    ext = get_extractor("text.minilm")
+    model.predict(texts[:16])  # warm up: model loads
+    ext.process_texts(texts[:16])
+    out = {"n": len(texts), "torch_threads": 1}
+    t = time.perf_counter()
+    ext.process_texts(texts)
+    out["bare_minilm_per_s"] = len(texts) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for x in texts:
+        detect_language(x)
+    out["language_detection_per_s"] = len(texts) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    recs = model.predict(texts)
+    out["routed_model_per_s"] = len(texts) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    model.predict(texts, ["en"] * len(texts), lang_source="given")
+    out["routed_model_language_given_per_s"] = len(texts) / (time.perf_counter() - t)
+    out["heads_used"] = {h: sum(r["head"] == h for r in recs) for h in HEADS}
+    return out
+
+
 def main() -> None:  # pragma: no cover - build entry point
     import sys
 
-    if sys.argv[1:2] != ["build"]:
-        raise SystemExit("usage: python -m affectkit.analysis.text_emotion build [-q]")
-    rep = build(progress="-q" not in sys.argv)
+    cmd = sys.argv[1:2]
+    if cmd == ["build"]:
+        rep = build(progress="-q" not in sys.argv)
+    elif cmd == ["speed"]:
+        import datetime as dt
+        import platform
+
+        rep = {"command": "python -m affectkit.analysis.text_emotion speed",
+               "date": dt.date.today().isoformat(), "machine": platform.machine(),
+               **bench_speed()}
+        Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+        Path("benchmarks/results/text-emotion-speed.json").write_text(json.dumps(rep, indent=1))
+    else:
+        raise SystemExit("usage: python -m affectkit.analysis.text_emotion build [-q] | speed")
     print(json.dumps(rep, indent=1, default=float))
 
 
