@@ -267,3 +267,16 @@ def test_faceapi_extractor_on_crops_and_video(tmp_path):
     np.testing.assert_allclose(frames[:5, 1:8].sum(1), 1, atol=1e-5)
     with pytest.raises(FeatureError, match="no face"):
         ext.process_file(write_video(tmp_path / "b.mp4", [blank] * 5, fps=5, size=(640, 360)))
+
+
+def test_faceapi_predictor_averages_canonical_probabilities():
+    from affectkit.features.vision.faceapi import FaceApiPredictor
+    from affectkit.taxonomy import CANONICAL_EMOTIONS
+
+    rows = np.zeros((3, 263), np.float32)
+    rows[[0, 1], 1] = 1.0  # happy
+    rows[2, 3] = 1.0  # angry
+    (out,) = FaceApiPredictor().predict([rows])
+    assert CANONICAL_EMOTIONS[int(out.emotion_probs.argmax())] == "happy"
+    np.testing.assert_allclose(out.emotion_probs[[1, 3]], [2 / 3, 1 / 3])
+    assert out.sentiment > 0
