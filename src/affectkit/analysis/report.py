@@ -60,7 +60,9 @@ def timeline_svg(fr: FileResult, width: int = 1000, height: int = 230) -> str:
 
     parts = [f'<svg id="timeline-{escape(_slug(fr.file))}" class="timeline" xmlns="http://www.w3.org/2000/svg" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="emotion timeline">']
+             f'aria-label="emotion timeline">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
+             'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
     parts.append(f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{ph}" fill="#fcfcfc" stroke="#ddd"/>')
     for v in (0, 0.5, 1):
         y = top + ph * (1 - v)
@@ -82,6 +84,18 @@ def timeline_svg(fr: FileResult, width: int = 1000, height: int = 230) -> str:
     if sp:
         parts.append('<polyline class="sentiment" fill="none" stroke="#222" stroke-width="2" points="'
                      + " ".join(f"{a:.1f},{b:.1f}" for a, b in sp) + '"/>')
+    # cause arrows (conversations): from the cause utterance to the emotion utterance, above
+    # the probability panel, thicker for a higher cause score
+    pos = {u.index: X(x) for x, u in zip(xs, utts)}
+    for u in utts:
+        for c in (u.reason or {}).get("causes", []):
+            if c["utterance"] in pos and c["utterance"] != u.index:
+                a, b = pos[c["utterance"]], pos[u.index]
+                mid, lift = (a + b) / 2, min(40.0, 8 + abs(b - a) / 6)
+                parts.append(f'<path class="cause" data-from="{c["utterance"]}" data-to="{u.index}" '
+                             f'd="M{a:.1f},{top + 2} Q{mid:.1f},{top - lift + 12:.1f} {b:.1f},{top + 2}" '
+                             f'fill="none" stroke="#555" stroke-width="{1 + 2 * c["score"]:.1f}" '
+                             f'marker-end="url(#arrow)"><title>{escape(u.reason["sentence"])}</title></path>')
     parts.append(f'<text x="{left}" y="{sy - 6}">sentiment</text>')
     parts.append(f'<text x="{width - right}" y="{height - 4}" text-anchor="end">{escape(xlabel)}'
                  f' {x0:.3g}–{x1:.3g}</text>')
@@ -121,6 +135,11 @@ def _file_section(fr: FileResult) -> str:
         out.append(f'<div class="warn">{escape(w)}</div>')
     out.append("<h3>Mean emotion probabilities</h3>" + _distribution_bar(fr))
     out.append("<h3>Timeline</h3>" + timeline_svg(fr))
+    reasons = [u for u in fr.utterances if u.reason]
+    if reasons:
+        out.append('<h3>Why: causes and cues</h3><ul class="reasons">' + "".join(
+            f'<li data-utterance="{u.index}">#{u.index} {_chip(u.emotion)} '
+            f'{escape(u.reason["sentence"])}</li>' for u in reasons) + "</ul>")
     if s["by_speaker"]:
         out.append("<h3>Per speaker</h3><table><tr><th>speaker</th><th>emotions (count)</th></tr>")
         for spk, d in s["by_speaker"].items():

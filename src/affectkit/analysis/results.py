@@ -32,6 +32,9 @@ class UtteranceResult:
     per_modality: dict[str, ModalityOutput]
     fused: ModalityOutput | None
     asr_confidence: float | None = None
+    #: conversations: the reason record of a non-neutral utterance (causes, words, cues,
+    #: sentence; see :mod:`affectkit.analysis.conversation`)
+    reason: dict | None = None
 
     @property
     def emotion(self) -> str | None:
@@ -48,6 +51,11 @@ class UtteranceResult:
             "sentiment": _r(self.fused.sentiment) if self.fused else None,
             "polarity": polarity(self.fused.sentiment) if self.fused else None,
             "asr_confidence": _r(self.asr_confidence),
+            "cause_utterances": ",".join(str(c["utterance"]) for c in self.reason["causes"])
+            if self.reason else None,
+            "cause_scores": ",".join(f"{c['score']:.3f}" for c in self.reason["causes"])
+            if self.reason else None,
+            "reason": self.reason["sentence"] if self.reason else None,
         }
         for scope, out in [("fused", self.fused)] + [(m, self.per_modality.get(m)) for m in MODALITIES]:
             for i, e in enumerate(CANONICAL_EMOTIONS):
@@ -73,6 +81,7 @@ class UtteranceResult:
             "asr_confidence": _r(self.asr_confidence),
             "fused": mod(self.fused),
             "per_modality": {m: mod(o) for m, o in self.per_modality.items()},
+            "reason": self.reason,
         }
 
 
