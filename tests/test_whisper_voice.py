@@ -179,6 +179,7 @@ def test_unknown_asr_model_is_a_config_error():
 # -- shipped voice head ------------------------------------------------------------------------
 def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
     from affectkit.analysis.voice_whisper import WhisperVoicePredictor, export
+    from affectkit.errors import ConfigError
     from affectkit.evaluation.generalise_audio import LRHead, MLPHead, cell_weights
     from affectkit.features import get_extractor
 
@@ -200,8 +201,10 @@ def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
         d = export(head, tmp_path / type(head).__name__, {"extractor": "audio.whisper",
                                                            "extractor_params": {}})
         pred = WhisperVoicePredictor.load(d)
-        P = pred.probs_from_features(X)
+        P = pred.probs_from_features(X, adapt=False)
         np.testing.assert_allclose(P, _head_probs(head, X), atol=1e-5)
+        with pytest.raises(ConfigError, match="head_adapted"):
+            pred.probs_from_features(X, adapt=True)
         assert P.shape == (len(X), 7)
         # the same prediction from -12 to +12 dB (int8 encoder: last-digit differences only)
         sig = _voice(1.0, seed=3)
@@ -210,6 +213,26 @@ def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
         for o in outs:
             assert o.argmax() == outs[2].argmax()
             np.testing.assert_allclose(o, outs[2], atol=0.02)
+
+
+def test_adapted_head_normalises_the_batch(tmp_path):
+    from affectkit.analysis.voice_whisper import ADAPT_MIN, WhisperVoicePredictor, export
+    from affectkit.evaluation.generalise_audio import LRHead
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 8))
+    y = np.where(X[:, 0] > 0, "happy", "sad")
+    w = np.ones(len(y))
+    export(LRHead(C=1.0).fit(X, y, w), tmp_path, {"extractor": "audio.whisper",
+                                                  "extractor_params": {}})
+    export(LRHead(C=1.0).fit(X, y, w), tmp_path, {}, name="head_adapted")
+    pred = WhisperVoicePredictor(tmp_path)
+    shifted = X[:ADAPT_MIN] + 5.0  # a speaker whose features are offset: all look "happy"
+    raw = pred.probs_from_features(shifted, adapt=False)
+    ad = pred.probs_from_features(shifted)  # ADAPT_MIN rows → adapted automatically
+    happy = 1  # canonical index of "happy"
+    assert (raw.argmax(1) == happy).all()
+    assert (ad.argmax(1) == happy).mean() < 1.0  # the offset is removed, both classes appear
 
 
 def _head_probs(head, X):
