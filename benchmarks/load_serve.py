@@ -342,6 +342,9 @@ def main() -> int:
                 snap = {}
                 for k, jid in before.items():
                     p = data / "jobs" / jid / "out" / "results.json"
+                    if not p.exists():
+                        failures.append(f"{k}: finished (job {jid}) but it has no results.json")
+                        continue
                     snap[jid] = (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
                 time.sleep(1.0)
                 orphans = [k for k in kids if Path(f"/proc/{k}").exists()
