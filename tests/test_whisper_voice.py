@@ -251,3 +251,19 @@ def test_voice_predictor_missing_folder_is_clear(tmp_path):
 
     with pytest.raises(ConfigError, match="build-voice"):
         WhisperVoicePredictor(tmp_path)
+
+
+def test_shipped_voice_model_is_loudness_invariant_on_real_speech(shared):
+    from affectkit.analysis.predictors import DEFAULTS_DIR
+    from affectkit.analysis.voice_whisper import FOLDER_NAME, WhisperVoicePredictor
+    from affectkit.media import load_audio
+
+    if not (DEFAULTS_DIR / FOLDER_NAME / "head.safetensors").is_file():
+        pytest.skip("shipped voice model not built (affect defaults build-voice)")
+    pred = WhisperVoicePredictor.load(DEFAULTS_DIR)
+    for rel in ("speech/emodb/wav/03a01Fa.opus", "speech/ravdess/Actor_01/03-01-05-02-01-01-01.opus"):
+        x = load_audio(shared(rel))
+        outs = [pred.predict([x * 10 ** (db / 20)])[0].emotion_probs for db in (-12, -6, 0, 6, 12)]
+        for o in outs:
+            assert o.argmax() == outs[2].argmax()
+            np.testing.assert_allclose(o, outs[2], atol=0.03)
