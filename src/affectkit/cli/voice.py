@@ -1,5 +1,6 @@
-"""Voice commands (issue 11): ``affect bench asr`` (WER of Whisper base / tiny.en on mosi400)
-and ``affect defaults build-voice`` (the shipped Whisper-feature voice emotion model)."""
+"""Voice commands (issue 11): ``affect bench asr`` (WER of Whisper base / tiny.en on mosi400),
+``affect bench diarise`` (DER on synthetic conversations) and ``affect defaults build-voice``
+(the shipped Whisper-feature voice emotion model)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ def bench_asr(
     console.print(f"wrote {out}")
 
 
+def bench_diarise(
+    n: int = typer.Option(12, "--n", help="Synthetic conversations (2-4 speakers)."),
+    seed: int = typer.Option(100, "--seed", help="First seed of the conversations."),
+    out: Path = typer.Option(Path("benchmarks/results/diarise.json"), "--out", help="JSON results."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Diarisation error rate on synthetic conversations from RAVDESS, EmoDB and EMOVO."""
+    import datetime as _dt
+
+    from affectkit.analysis.diarise import MERGE_COS, benchmark
+
+    res = benchmark(n=n, seed=seed, progress=not quiet)
+    res = {"date": _dt.date.today().isoformat(),
+           "command": f"affect bench diarise --n {n} --seed {seed}", "merge_cos": MERGE_COS,
+           "collar_s": 0.25, **res}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    console.print(f"mean DER {res['mean_der']:.3f} (no collar {res['mean_der_no_collar']:.3f}, "
+                  f"speakers given {res['mean_oracle_der']:.3f}); single-speaker inputs found "
+                  f"{[r['found'] for r in res['single_speaker']]} speakers; RTF {res['mean_rtf']:.3f}")
+    console.print(f"wrote {out}")
+
+
 def build_voice(
     dest: Path = typer.Option(None, "--dest", help="Export folder (default: weights/default/"
                               "voice_emotion_whisper)."),
@@ -62,4 +86,5 @@ def register(app: typer.Typer) -> None:
     from affectkit.cli.features import bench_app
 
     bench_app.command("asr")(bench_asr)
+    bench_app.command("diarise")(bench_diarise)
     defaults_app.command("build-voice")(build_voice)
