@@ -112,3 +112,24 @@ def test_union_predictor_gives_modality_outputs(model):
     assert outs[0].sentiment == 1.5 and sent.seen == ["What a wonderful surprise, thank you so much!"]
     assert pred.last_records[1]["sentiment_source"] == "emotion valence"
     assert pred.last_records[0]["lang_source"] == "asr" and outs[2].confidence == 0.0
+
+
+def test_unsure_short_lines_keep_the_files_language(model, monkeypatch):
+    import affectkit.analysis.language as language
+    from affectkit.analysis.language import LanguageGuess
+
+    def fake(text, detector=None):
+        if not any(c.isalpha() for c in text):
+            return LanguageGuess(None, 0.0, "fake")
+        if text == "ja":  # a short line the detector reads as German, unsure
+            return LanguageGuess("de", 0.4, "fake")
+        if text == "Das ist sicher Deutsch.":
+            return LanguageGuess("de", 0.99, "fake")
+        return LanguageGuess("en", 0.99, "fake")
+
+    monkeypatch.setattr(language, "detect_language", fake)
+    recs = model.predict(["Well, I guess we should go home now, it is late.", "ja",
+                          "Das ist sicher Deutsch.", "😀"])
+    assert recs[1]["lang"] == "en" and recs[1]["lang_source"] == "detected (file)"
+    assert recs[2]["lang"] == "de" and recs[2]["head"] == "multi_e5"
+    assert recs[3]["head"] == "multi_e5"

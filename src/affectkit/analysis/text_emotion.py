@@ -15,7 +15,11 @@ Both are *frozen-encoder MLP heads*, not MiniLM LoRA: LoRA on the union did not 
 
 Routing (:meth:`TextEmotionModel.predict`): a text whose language is English (given, e.g. by
 Whisper, or detected by :mod:`affectkit.analysis.language`) goes to ``en_minilm``; any other
-language, or no detectable language (emoji-only, numbers), goes to ``multi_e5``. The record of
+language, or no detectable language (emoji-only, numbers), goes to ``multi_e5``. When several
+texts are given at once (a file, a conversation) and no languages are given, the language of
+the whole input is detected once, and a line whose own guess differs with confidence below
+:data:`BATCH_PRIOR_CONFIDENCE` keeps the input's language (short lines are where detectors
+fail: langid 0.73 on ≤ 5 words). The record of
 each prediction says which head ran and where the language came from.
 
 Long texts: e5 windows them itself (see :mod:`affectkit.features.text.e5`); for MiniLM (256
@@ -39,6 +43,8 @@ from affectkit.taxonomy import CANONICAL_EMOTIONS
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "text_emotion_union"
 HEADS = {"en_minilm": "text.minilm", "multi_e5": "text.e5"}
 MINILM_WINDOW_WORDS = 150
+# Per-line language guesses below this confidence yield to the whole input's language.
+BATCH_PRIOR_CONFIDENCE = 0.9
 HIDDEN = 256
 
 
@@ -144,6 +150,10 @@ class TextEmotionModel:
 
         recs: list[dict] = [{} for _ in texts]
         routed: dict[str, list[int]] = {}
+        batch = None
+        if langs is None and len(texts) > 1:  # one conversation / file: its dominant language
+            joined = " ".join(t for t in texts if isinstance(t, str))[:4000]
+            batch = detect_language(joined).lang
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 recs[i] = {"label": None, "probs": None, "lang": None, "lang_source": "none",
@@ -155,6 +165,10 @@ class TextEmotionModel:
             else:
                 g = detect_language(t)
                 lang, src = g.lang, ("detected" if g.lang else "none")
+                if batch and lang and lang != batch and g.confidence < BATCH_PRIOR_CONFIDENCE:
+                    # a line the detector is unsure of keeps the file's language (texts with
+                    # no letters keep no language: the multilingual vocabulary has emoji)
+                    lang, src = batch, "detected (file)"
             head = self.route(lang)
             recs[i] = {"lang": lang, "lang_source": src, "head": head}
             routed.setdefault(head, []).append(i)
