@@ -44,7 +44,7 @@ def bench_asr(
 
 
 def bench_diarise(
-    n: int = typer.Option(12, "--n", help="Synthetic conversations (2-4 speakers)."),
+    n: int = typer.Option(9, "--n", help="Synthetic conversations (2-4 speakers)."),
     seed: int = typer.Option(100, "--seed", help="First seed of the conversations."),
     out: Path = typer.Option(Path("benchmarks/results/diarise.json"), "--out", help="JSON results."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
