@@ -99,3 +99,37 @@ def test_fit_head_learns_and_calibrates_neutral_on_validation():
     assert score > 0.6 and head.neutral_bias <= 0.0
     Xt, yt = make(300, shift=0.8)
     assert ua(yt, head.predict(Xt), head.classes) > 0.6
+
+
+def test_loco_rows_on_synthetic_corpora():
+    """Three synthetic 'corpora' sharing class directions: each held-out corpus is scored on
+    its own classes, with shares, and the lexicon row runs on the same items."""
+    from affectkit.evaluation.generalise_text import lexicon_rows, loco, markdown
+    from affectkit.types import Utterance
+
+    rng = np.random.default_rng(0)
+    dirs = {k: rng.normal(size=16) for k in ("neutral", "happy", "sad", "angry")}
+    words = {"neutral": "the table", "happy": "joy delight", "sad": "grief sorrow",
+             "angry": "rage fury"}
+    pools, feats = {}, {}
+    for ci, (name, classes) in enumerate({"a": ("neutral", "happy", "sad"),
+                                         "b": ("happy", "sad", "angry"),
+                                         "c": ("neutral", "happy", "sad", "angry")}.items()):
+        pools[name], feats[name] = {}, {}
+        for part, n in (("train", 240), ("valid", 60), ("test", 90)):
+            ys = [classes[i % len(classes)] for i in range(n)]
+            pools[name][part] = [Utterance(id=f"{name}/{part}/{i}", corpus=name, split=part,
+                                           text=words[y], emotion=y) for i, y in enumerate(ys)]
+            X = np.stack([dirs[y] + rng.normal(scale=0.8, size=16) for y in ys])
+            feats[name][part] = X.astype(np.float32)
+    rows = loco(pools, feats, seeds=2, noisy={"b"})
+    assert [r["held_out"] for r in rows] == ["a", "b", "c"]
+    assert rows[0]["classes"] == ["neutral", "happy", "sad"]  # a's classes, all in b ∪ c
+    assert rows[1]["classes"] == ["happy", "sad", "angry"]
+    for r in rows:
+        assert r["UA"]["mean"] > 0.8 and len(r["per_seed"]) == 2
+        assert np.isclose(sum(r["pred_shares"].values()), 1.0, atol=1e-3) and r["share_ok"]
+    lex = lexicon_rows(pools)
+    assert lex[0]["UA"]["mean"] > 0.9  # the lexicon words carry the labels here
+    md = markdown({"m": rows, "lex": lex})
+    assert md.count("\n") >= 5 and "**mean**" in md
