@@ -41,12 +41,15 @@ def test_tracks_follow_moving_faces_across_a_short_gap():
     assert max(right[0].frames) == 7
 
 
-def test_active_speaker_picks_the_mouth_that_follows_the_energy_or_nobody():
+def test_active_speaker_picks_the_mouth_that_moves_with_speech_or_nobody():
+    from affectkit.features.vision.tracks import speaking_score
+
     rng = np.random.default_rng(0)
-    n = 40
-    energy = rng.normal(-30, 6, n)
-    mouth_a = 0.05 + 0.02 * (energy - energy.min()) / 6 + rng.normal(0, 0.01, n)
-    mouth_b = 0.05 + rng.uniform(0, 0.2, n)
+    n = 60
+    speech = (np.arange(n) // 6) % 2 == 0  # 0.6 s of speech, 0.6 s of pause, ...
+    energy = np.where(speech, -20.0, -55.0) + rng.normal(0, 2, n)
+    mouth_a = np.where(speech, rng.uniform(0.0, 0.5, n), 0.05 + rng.normal(0, 0.005, n))
+    mouth_b = rng.uniform(0.0, 0.5, n)  # talks all the time, to nobody we hear
     frames = [[_face(100, 150, mouth=mouth_a[t]), _face(500, 150, mouth=mouth_b[t])]
               for t in range(n)]
     tracks = track_faces(frames)
@@ -54,10 +57,12 @@ def test_active_speaker_picks_the_mouth_that_follows_the_energy_or_nobody():
     spk = next(tr for tr in tracks if tr.id == res.speaker)
     assert spk.frames[0].center[0] == 100 and res.confidence > 0.9
     assert res.listeners and res.speaker not in res.listeners
-    other = rng.normal(-30, 6, n)  # speech of someone off screen
-    res2 = active_speaker(tracks, other)
-    assert res2.speaker is None or res2.scores[res2.speaker] < res.scores[res.speaker]
+    # speech of someone off screen, in pauses of the speaker on screen
+    off = np.where(~speech, -20.0, -55.0) + rng.normal(0, 2, n)
+    res2 = active_speaker(tracks, off)
+    assert res2.speaker is None and set(res2.listeners) == {tr.id for tr in tracks}
     assert active_speaker([], energy).speaker is None
+    assert speaking_score(mouth_a, np.full(n, -20.0)) == (0.0, float("inf"))  # no pause
 
 
 def test_speech_energy_is_louder_where_the_signal_is():
@@ -85,3 +90,28 @@ def test_two_mosi_speakers_side_by_side_the_audio_picks_its_face():
     n = int((times[-1] + 0.1) * SAMPLE_RATE)
     assert decide(tracks, times, aa[:n], SAMPLE_RATE)[0] == "left"
     assert decide(tracks, times, ab[:n], SAMPLE_RATE)[0] == "right"
+
+
+@pytest.mark.slow
+def test_speaker_faces_per_utterance_on_a_written_two_face_video(tmp_path):
+    from _media_fixtures import write_video
+
+    from affectkit.evaluation.active_speaker import _clip, compose
+    from affectkit.features.vision.speaker import speaker_faces
+
+    root = shared_path("multimodal/mosi400/video")
+    a, b = root / "1DmNV9C1hbY_4.mp4", root / "8qrpnFRGt2A_26.mp4"
+    if not (a.exists() and b.exists()):
+        pytest.skip("mosi400 clips 1DmNV9C1hbY_4 / 8qrpnFRGt2A_26 absent")
+    fa, aa = _clip(a, 10.0, 6.0)
+    fb, _ = _clip(b, 10.0, 6.0)
+    frames, _ = compose(fa, fb, 10.0)
+    video = write_video(tmp_path / "two.mp4", frames, fps=10, size=(640, 360))
+    res = speaker_faces(video, [(0.0, 6.0), (7.0, 8.0)], aa)
+    assert len(res) == 2
+    first = res[0]
+    assert first.speaker_track is not None and 0.5 < first.face_is_speaker <= 1.0
+    assert len(first.expressions) >= 2 and first.listeners
+    assert all(abs(sum(p) - 1) < 1e-3 for p in first.expressions.values())
+    assert res[1].speaker_track is None  # no frame in that span
+    assert first.to_json()["speaker_track"] == first.speaker_track
