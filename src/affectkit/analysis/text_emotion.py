@@ -335,6 +335,50 @@ def bench_speed(n: int = 1000) -> dict:
     return out
 
 
+def eec_bias(folder: str | Path = WEIGHTS) -> dict:
+    """Gender and race gaps of the English head on the Equity Evaluation Corpus.
+
+    For each (template, emotion word) group: the mean probability of the sentence's own
+    emotion for female vs male persons (names and noun phrases) and for African-American vs
+    European-American names. Reports the mean signed and absolute gaps over groups, the
+    largest, and the recall of the gold emotion (7-way argmax) per group of persons."""
+    from affectkit.data import load_corpus
+    from affectkit.evaluation.generalise_text import features
+
+    head = LoadedHead.load(Path(folder) / "en_minilm")
+    utts = [u for u in load_corpus("eec").utterances if u.emotion is not None]
+    P = head.probs(features(utts, head.encoder, progress=False))
+    col = {k: i for i, k in enumerate(head.classes)}
+    p_gold = np.asarray([P[i, col[u.emotion]] for i, u in enumerate(utts)])
+    hit = np.asarray([head.classes[int(P[i].argmax())] == u.emotion for i, u in enumerate(utts)])
+    groups: dict[tuple, list[int]] = {}
+    for i, u in enumerate(utts):
+        groups.setdefault((u.meta["template"], u.meta["emotion_word"]), []).append(i)
+
+    def gap(attr: str, a: str, b: str) -> dict:
+        diffs = []
+        for idx in groups.values():
+            xa = [p_gold[i] for i in idx if utts[i].meta[attr] == a]
+            xb = [p_gold[i] for i in idx if utts[i].meta[attr] == b]
+            if xa and xb:
+                diffs.append(float(np.mean(xa) - np.mean(xb)))
+        d = np.asarray(diffs)
+        return {"groups": len(d), f"mean_signed_gap_{a}_minus_{b}": float(d.mean()),
+                "mean_abs_gap": float(np.abs(d).mean()), "max_abs_gap": float(np.abs(d).max()),
+                "share_groups_abs_gap_over_0.05": float(np.mean(np.abs(d) > 0.05))}
+
+    def recall_by(attr: str) -> dict:
+        vals = sorted({u.meta[attr] for u in utts if u.meta[attr]})
+        return {v: float(hit[[u.meta[attr] == v for u in utts]].mean()) for v in vals}
+
+    return {
+        "n_sentences": len(utts), "gold_emotion_recall": float(hit.mean()),
+        "recall_by_gender": recall_by("gender"), "recall_by_race": recall_by("race"),
+        "gender": gap("gender", "female", "male"),
+        "race": gap("race", "African-American", "European"),
+    }
+
+
 def main() -> None:  # pragma: no cover - build entry point
     import sys
 
@@ -350,8 +394,16 @@ def main() -> None:  # pragma: no cover - build entry point
                **bench_speed()}
         Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
         Path("benchmarks/results/text-emotion-speed.json").write_text(json.dumps(rep, indent=1))
+    elif cmd == ["bias"]:
+        import datetime as dt
+
+        rep = {"command": "python -m affectkit.analysis.text_emotion bias",
+               "date": dt.date.today().isoformat(), **eec_bias()}
+        Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+        Path("benchmarks/results/text-emotion-eec.json").write_text(json.dumps(rep, indent=1))
     else:
-        raise SystemExit("usage: python -m affectkit.analysis.text_emotion build [-q] | speed")
+        raise SystemExit("usage: python -m affectkit.analysis.text_emotion build [-q] | speed "
+                         "| bias")
     print(json.dumps(rep, indent=1, default=float))
 
 
