@@ -81,3 +81,106 @@ def test_emobank_dimensional_labels(shared):
     labs = [read_label(u, "dimensional") for u in utts[:200]]
     assert all(lab is not None and 1 <= lab[0] <= 5 and 1 <= lab[1] <= 5 for lab in labs)
     assert {u.split for u in utts} == {"train", "valid", "test"}
+
+
+# --- MCIS / CLEF counterfactual subtraction --------------------------------------------------
+
+def test_mask_content_words_keeps_function_words():
+    from affectkit.evaluation.counterfactual import content_words, mask_content_words
+
+    assert mask_content_words("I really love this movie!") == "I [MASK] [MASK] this [MASK]!"
+    assert content_words("It was not a good film") == ["good", "film"]
+    assert mask_content_words("") == "[MASK]"
+
+
+def _toy_outputs(bias_prior: float, bias_ctx_weight: float, seed: int = 0):
+    """A toy 'model' whose score = true effect + a constant label prior + w · a context
+    shortcut; the counterfactual outputs carry exactly the bias terms."""
+    from affectkit.evaluation.counterfactual import _RunOutputs
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for sp in ("valid", "test"):
+        y = rng.normal(0, 1, 400)
+        shortcut = rng.normal(0, 1, 400)  # a context cue unrelated to the label
+        out[sp] = (y, shortcut, y + bias_prior + bias_ctx_weight * shortcut,
+                   bias_prior + bias_ctx_weight * shortcut)
+    return _RunOutputs(
+        key="score",
+        factual={sp: v[2] for sp, v in out.items()},
+        prior=np.array([bias_prior]),
+        context={sp: v[3] for sp, v in out.items()},
+        targets={sp: v[0].astype(np.float32) for sp, v in out.items()},
+        ids={sp: [str(i) for i in range(400)] for sp in out})
+
+
+def test_counterfactual_subtraction_removes_known_bias():
+    from affectkit.evaluation.counterfactual import MCISConfig, choose_weights, mcis_predictions
+
+    task = make_task("sentiment")
+    ro = _toy_outputs(bias_prior=0.8, bias_ctx_weight=0.5)
+    # the context counterfactual already contains the prior: beta = 1 alone removes both
+    w = choose_weights(task, ro, MCISConfig(alphas=(0.0, 0.5, 1.0), betas=(0.0, 0.5, 1.0)))
+    assert (w["alpha"], w["beta"]) == (0.0, 1.0)
+    p = mcis_predictions(task, ro, w)
+    np.testing.assert_allclose(p, ro.targets["test"], atol=1e-5)
+    factual = task.metrics(ro.targets["test"], ro.factual["test"])["mae"]
+    assert task.metrics(ro.targets["test"], p)["mae"] < 1e-5 < factual
+
+
+def test_counterfactual_abstains_without_bias():
+    from affectkit.evaluation.counterfactual import MCISConfig, choose_weights
+
+    task = make_task("sentiment")
+    ro = _toy_outputs(bias_prior=0.0, bias_ctx_weight=0.0)
+    # with no bias the counterfactual outputs are 0 — every weight ties, the smallest wins
+    ro.context = {sp: np.zeros_like(v) for sp, v in ro.context.items()}
+    w = choose_weights(task, ro, MCISConfig())
+    assert (w["alpha"], w["beta"]) == (0.0, 0.0)
+
+
+def test_mcis_config_requires_zero_in_grid():
+    from affectkit.errors import ConfigError
+    from affectkit.evaluation.counterfactual import MCISConfig
+
+    with pytest.raises(ConfigError, match="must contain 0"):
+        MCISConfig(alphas=(0.5, 1.0)).validate()
+
+
+def test_clef_combine_removes_context_direct_effect():
+    from affectkit.evaluation.counterfactual import clef_combine
+
+    rng = np.random.default_rng(1)
+    target_effect = rng.normal(size=(50, 4))
+    context_effect = rng.normal(size=(50, 4))
+    total = target_effect + 0.7 * context_effect
+    np.testing.assert_allclose(clef_combine(total, context_effect, 0.7), target_effect)
+    np.testing.assert_allclose(clef_combine(total, context_effect, 0.0), total)
+
+
+def test_word_majority_probe_and_eec_gap():
+    from types import SimpleNamespace
+
+    from affectkit.evaluation.counterfactual import eec_gap, probe_accuracy, word_majority_probe
+
+    task = make_task("sentiment")
+    train = ["great movie", "great acting", "great fun", "awful plot", "awful acting"]
+    y = np.array([2.0, 1.0, 1.5, -2.0, -1.0])
+    test = ["great but sad", "awful really", "nothing here"]
+    has, vote = word_majority_probe(task, train, y, test, min_count=2, top_words=1)
+    assert has.tolist() == [True, True, False]
+    assert vote.tolist()[:2] == [1, -1]
+    yt = np.array([-1.0, -2.0, 1.0])
+    hard = has & (vote != np.sign(yt))
+    assert hard.tolist() == [True, False, False]
+    assert probe_accuracy(task, yt, np.array([-0.5, 1.0, 1.0]), hard) == 1.0
+    assert probe_accuracy(task, yt, np.array([0.5, 1.0, 1.0]), hard) == 0.0
+
+    def u(t, w, g, r):
+        return SimpleNamespace(meta={"template": t, "emotion_word": w, "gender": g, "race": r})
+
+    utts = [u("T1", "sad", "female", "African-American"), u("T1", "sad", "male", "European"),
+            u("T2", "glad", "female", "European"), u("T2", "glad", "male", "African-American")]
+    s = np.array([1.0, 0.0, 2.0, 2.5])
+    assert eec_gap(utts, s, "gender") == pytest.approx((1.0 + 0.5) / 2)
+    assert eec_gap(utts, s, "race") == pytest.approx((1.0 + 0.5) / 2)
