@@ -133,3 +133,33 @@ def test_loco_rows_on_synthetic_corpora():
     assert lex[0]["UA"]["mean"] > 0.9  # the lexicon words carry the labels here
     md = markdown({"m": rows, "lex": lex})
     assert md.count("\n") >= 5 and "**mean**" in md
+
+
+def test_sentiment_union_fit_learns_polarity_from_mixed_label_types():
+    from affectkit.evaluation import text_sentiment_union as ts
+
+    rng = np.random.default_rng(0)
+    axis = rng.normal(size=384).astype(np.float32)
+    axis /= np.linalg.norm(axis)
+
+    def make(n, kind):
+        z = rng.uniform(-3, 3, n).astype(np.float32)
+        X = (rng.normal(scale=0.5, size=(n, 384)) + np.outer(z, axis)).astype(np.float32)
+        if kind == "reg":
+            y = z
+        elif kind == "bin":
+            y = np.sign(z).astype(np.float32)
+        else:
+            y = np.where(np.abs(z) < 1, 0.0, np.sign(z)).astype(np.float32)
+        return X, y
+
+    data = {s: {p: make(n, k) for p, n in (("train", 400), ("valid", 100))}
+            for s, k in (("mosei", "reg"), ("sst2", "bin"), ("xlmt-en", "tri"))}
+    model, score, parts = ts.fit(data, ("mosei", "sst2", "xlmt-en"), seed=0)
+    assert score > 0.9 and set(parts) == {"mosei", "sst2", "xlmt-en"}
+    import torch
+
+    X, y = make(200, "reg")
+    with torch.inference_mode():
+        p = model(torch.from_numpy(X)).squeeze(1).numpy()
+    assert np.corrcoef(p, y)[0, 1] > 0.8
