@@ -184,3 +184,81 @@ def test_word_majority_probe_and_eec_gap():
     s = np.array([1.0, 0.0, 2.0, 2.5])
     assert eec_gap(utts, s, "gender") == pytest.approx((1.0 + 0.5) / 2)
     assert eec_gap(utts, s, "race") == pytest.approx((1.0 + 0.5) / 2)
+
+
+# --- SuCI ---------------------------------------------------------------------------------------
+
+def _suci_model():
+    from affectkit.models import create_model
+    from affectkit.types import Modality
+
+    torch.manual_seed(0)
+    return create_model("mlp", input_dims={Modality.TEXT: 6}, n_outputs=1, hidden=8)
+
+
+def test_suci_reduces_to_plain_model_with_one_subject():
+    from affectkit.training.strategies.suci import SuCI
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    model = _suci_model()
+    model.eval()
+    x = {T: torch.randn(10, 6)}
+    with torch.no_grad():
+        plain = model(x)["score"].clone()
+    strat = SuCI(hidden=4)
+    mod = strat.attach(model)
+    with torch.no_grad():
+        for lin in mod.o.values():  # a trained, non-zero output projection
+            lin.weight.normal_()
+        mod.set_dictionary({T: torch.randn(1, 6)}, torch.tensor([25.0]))
+        assert bool(mod.active)
+        torch.testing.assert_close(model(x)["score"], plain)
+        # two subjects: the adjustment is no longer zero
+        mod.set_dictionary({T: torch.randn(2, 6)}, torch.tensor([10.0, 30.0]))
+        assert not torch.allclose(model(x)["score"], plain)
+
+
+def test_suci_adjustment_is_prior_weighted_and_centred():
+    from affectkit.training.strategies.suci import SubjectIntervention
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    mod = SubjectIntervention({T: 3}, hidden=2)
+    z = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])
+    mod.set_dictionary({T: z}, torch.tensor([1.0, 3.0]))
+    # centred on the prior-weighted mean (0.25, 0.75, 0)
+    torch.testing.assert_close(mod.z_text, z - torch.tensor([[0.25, 0.75, 0.0]]))
+    torch.testing.assert_close(mod.prior, torch.tensor([0.25, 0.75]))
+    with torch.no_grad():
+        mod.q.text.weight.zero_()  # uniform attention α = 1/2
+        mod.o.text.weight.copy_(torch.eye(3))
+    adj = mod.adjustment(T, torch.randn(4, 3))
+    want = 0.5 * (0.25 * mod.z_text[0] + 0.75 * mod.z_text[1])
+    torch.testing.assert_close(adj, want.expand(4, 3))
+
+
+def test_suci_builds_dictionary_from_speakers_through_the_trainer(monkeypatch):
+    from affectkit.config import TrainerConfig
+    from affectkit.data.batch import Batch
+    from affectkit.training import Trainer
+    from affectkit.training.strategies import suci as S
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    g = torch.Generator().manual_seed(0)
+    spk = {f"c/{i}": f"s{i % 3}" for i in range(48)}
+    monkeypatch.setattr(S, "speakers_of", lambda ids: {i: spk.get(i, S.UNKNOWN) for i in ids})
+    x = torch.randn(48, 6, generator=g) + torch.tensor([float(i % 3) for i in range(48)])[:, None]
+    y = x[:, 0].clamp(-3, 3)
+    train = Batch({T: x[:36]}, y[:36], list(spk)[:36])
+    valid = Batch({T: x[36:]}, y[36:], list(spk)[36:])
+    strat = S.SuCI(hidden=4)
+    model = _suci_model()
+    cfg = TrainerConfig(epochs=3, batch_size=8, progress=False, threads=1, patience=0)
+    Trainer(model, make_task("sentiment"), cfg, seed=0, strategy=strat).fit(train, valid)
+    assert strat.n_subjects == 3 and strat.state()["n_subjects"] == 3
+    protos = torch.stack([x[:36][[i for i in range(36) if i % 3 == k]].mean(0) for k in range(3)])
+    want = protos - protos.mean(0, keepdim=True)  # equal subject counts → uniform prior
+    torch.testing.assert_close(model.suci.z_text, want, atol=1e-5, rtol=1e-5)
+    assert any(p.abs().sum() > 0 for p in model.suci.o.parameters())  # W_o was trained

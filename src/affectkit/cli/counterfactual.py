@@ -21,9 +21,10 @@ def _floats(s: str, opt: str) -> tuple[float, ...]:
 
 
 def evaluate_counterfactual(
-    run_dir: Path = typer.Argument(None, help="MCIS: a run folder of `affect train` (or a "
-                                   "folder holding several: seeds × folds of one config). "
-                                   "Not used by --method clef."),
+    run_dir: Path = typer.Argument(..., help="A run folder of `affect train` (or a folder "
+                                   "holding several: seeds × folds of one config). CLEF needs "
+                                   "a dialogue-context run (features.text: "
+                                   "text.minilm_context)."),
     method: str = typer.Option("mcis", "--method", "-m", help="mcis | clef"),
     alphas: str = typer.Option("0,0.25,0.5,0.75,1", "--alphas",
                                help="MCIS label-bias weights (grid chosen on validation)."),
@@ -31,8 +32,8 @@ def evaluate_counterfactual(
                               help="MCIS word-context weights (grid chosen on validation)."),
     prior: str = typer.Option("model", "--prior", help="MCIS label prior: model | labels."),
     eec: bool = typer.Option(True, "--eec/--no-eec", help="MCIS: EEC name-swap gaps."),
-    corpus: str = typer.Option("meld", "--corpus", help="CLEF: dialogue corpus (meld)."),
-    seeds: int = typer.Option(3, "--seeds", help="CLEF: training seeds."),
+    lams: str = typer.Option("0,0.1,0.2,0.3,0.5,0.75,1", "--lams",
+                             help="CLEF context-effect weights (grid chosen on validation)."),
     out: Path = typer.Option(None, "--out", "-o",
                              help="Write <out>.json and <out>.md (default: print only)."),
     json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -41,22 +42,20 @@ def evaluate_counterfactual(
 
     MCIS (Yang et al. 2024) subtracts the model's output on a null input (label prior) and on
     the text with its content words masked (word-context bias); CLEF (Yang et al. 2024)
-    subtracts a separately trained context-only branch (dialogue context on MELD). Paired
+    subtracts a separately fitted context-only branch (dialogue context, e.g. MELD). Paired
     differences against the same model without the plug-in.
     """
     from affectkit.errors import ConfigError
     from affectkit.evaluation import counterfactual as C
 
-    if method == "mcis":
-        if run_dir is None:
-            raise ConfigError("--method mcis needs RUN_DIR (a run folder of `affect train`)")
-        from affectkit.cli.robustness import _run_dirs
+    from affectkit.cli.robustness import _run_dirs
 
+    if method == "mcis":
         cfg = C.MCISConfig(alphas=_floats(alphas, "--alphas"), betas=_floats(betas, "--betas"),
                            prior_source=prior)
         res = C.mcis_report(_run_dirs(run_dir), cfg, eec=eec)
     elif method == "clef":
-        res = C.clef_dialogue(corpus=corpus, seeds=seeds)
+        res = C.clef_report(_run_dirs(run_dir), C.CLEFConfig(lams=_floats(lams, "--lams")))
     else:
         raise ConfigError(f"--method {method!r}; allowed: {', '.join(C.METHODS)}")
     if out is not None:
