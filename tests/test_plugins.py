@@ -262,3 +262,75 @@ def test_suci_builds_dictionary_from_speakers_through_the_trainer(monkeypatch):
     want = protos - protos.mean(0, keepdim=True)  # equal subject counts → uniform prior
     torch.testing.assert_close(model.suci.z_text, want, atol=1e-5, rtol=1e-5)
     assert any(p.abs().sum() > 0 for p in model.suci.o.parameters())  # W_o was trained
+
+
+# --- MetaSER: first-order MAML on a toy regression --------------------------------------------
+
+def _linear_task(rng, n=10):
+    """y = w·x + b with task-specific w ~ N(3, 0.3), b ~ N(-1, 0.3)."""
+    w, b = rng.normal(3, 0.3), rng.normal(-1, 0.3)
+    x = torch.as_tensor(rng.normal(0, 1, (2 * n, 1)), dtype=torch.float32)
+    y = w * x[:, 0] + b
+    return x[:n], y[:n], x[n:], y[n:]
+
+
+def _mse(p, x, y):
+    return ((x @ p[0].T + p[1])[:, 0] - y).pow(2).mean()
+
+
+def test_fomaml_outer_step_is_query_gradient_at_adapted_weights():
+    from affectkit.evaluation.metaser import fomaml_step, sgd_adapt
+
+    rng = np.random.default_rng(0)
+    xs, ys, xq, yq = _linear_task(rng)
+    p = [torch.zeros(1, 1, requires_grad=True), torch.zeros(1, requires_grad=True)]
+    # by hand: one inner SGD step, then the query gradient at the adapted weights
+    fast = sgd_adapt(p, lambda q: _mse(q, xs, ys), 1, 0.1)
+    gs = torch.autograd.grad(_mse([p[0], p[1]], xs, ys), p)
+    torch.testing.assert_close(fast[0], (p[0] - 0.1 * gs[0]).detach())
+    gq = torch.autograd.grad(_mse(fast, xq, yq), fast)
+    want = [(a - 0.5 * g).detach() for a, g in zip(p, gq)]
+    opt = torch.optim.SGD(p, lr=0.5)
+    fomaml_step(p, [(lambda q: _mse(q, xs, ys), lambda q: _mse(q, xq, yq))], opt, 1, 0.1)
+    for a, b in zip(p, want):
+        torch.testing.assert_close(a.detach(), b)
+
+
+def test_fomaml_learns_an_initialisation_that_adapts_in_few_steps():
+    from affectkit.evaluation.metaser import fomaml_step, sgd_adapt
+
+    rng = np.random.default_rng(1)
+    p = [torch.zeros(1, 1, requires_grad=True), torch.zeros(1, requires_grad=True)]
+    init = [q.detach().clone() for q in p]
+    opt = torch.optim.Adam(p, lr=0.05)
+    for _ in range(300):
+        tasks = []
+        for _ in range(4):
+            xs, ys, xq, yq = _linear_task(rng)
+            tasks.append((lambda q, x=xs, y=ys: _mse(q, x, y), lambda q, x=xq, y=yq: _mse(q, x, y)))
+        fomaml_step(p, tasks, opt, 2, 0.1)
+
+    def adapted_loss(start):
+        losses = []
+        r = np.random.default_rng(99)
+        for _ in range(20):
+            xs, ys, xq, yq = _linear_task(r, n=3)
+            fast = sgd_adapt(start, lambda q: _mse(q, xs, ys), 2, 0.1)
+            losses.append(float(_mse(fast, xq, yq)))
+        return float(np.mean(losses))
+
+    meta, scratch = adapted_loss(p), adapted_loss([q.requires_grad_() for q in init])
+    assert meta < 0.25 * scratch
+    assert abs(float(p[0]) - 3) < 0.5 and abs(float(p[1]) + 1) < 0.5
+
+
+def test_target_split_is_speaker_disjoint():
+    from affectkit.evaluation.metaser import _Lang, target_split
+
+    spk = np.array([f"s{i % 6}" for i in range(60)])
+    lang = _Lang(np.zeros((60, 2)), np.arange(60) % 4, spk)
+    for seed in range(3):
+        a, t = target_split(lang, seed)
+        assert len(a) + len(t) == 60
+        assert not set(spk[a]) & set(spk[t])
+        assert len(set(spk[a])) == 3
