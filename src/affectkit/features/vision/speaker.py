@@ -48,7 +48,7 @@ def speaker_faces(path, spans: Sequence[tuple[float, float]], audio: np.ndarray 
     )
     from affectkit.media import iter_frames
 
-    det = detector or FaceApiDetector()
+    det = detector or FaceApiDetector(landmarks="full")  # the mouth needs the precise net
     times, faces, crops, owners = [], [], [], []
     for fr in iter_frames(path, fps=fps):
         fs = det.detect(fr.image)
