@@ -49,10 +49,11 @@ def cli_json(tmp_path, files: dict[str, bytes], *extra: str) -> dict:
     # a fresh process, as a user runs it (in-process runs after other analyses can differ in the
     # last digit: the bf16 MiniLM kernels are not bit-stable across a process's history)
     res = subprocess.run([sys.executable, "-m", "affectkit.cli", "analyze", *files, "-o", "out",
-                          "--format", "json,csv", "-q", *extra], cwd=d, capture_output=True, text=True)
+                          "--format", "json,csv,parquet", "-q", *extra], cwd=d, capture_output=True, text=True)
     assert res.returncode in (0, 1), res.stderr[-2000:]
     return {"json": json.loads((d / "out" / "results.json").read_text()),
-            "csv": pd.read_csv(d / "out" / "utterances.csv")}
+            "csv": pd.read_csv(d / "out" / "utterances.csv"),
+            "parquet": pd.read_parquet(d / "out" / "utterances.parquet")}
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +134,7 @@ def test_job_media_and_conversation_match_cli(client, tmp_path):
     csv = client.get(f"/v1/jobs/{job['id']}/results?format=csv")
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(csv.text)), ref["csv"])
     pq = client.get(f"/v1/jobs/{job['id']}/results?format=parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(pq.content)).reset_index(drop=True),
-                                  ref["csv"], check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(pq.content)), ref["parquet"])
     rep = client.get(f"/v1/jobs/{job['id']}/report")
     assert rep.status_code == 200 and "<svg" in rep.text and "interview.mp4" in rep.text
     assert "default-src 'none'" in rep.headers["content-security-policy"]

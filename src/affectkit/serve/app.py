@@ -18,6 +18,7 @@ With a token, every ``/v1`` endpoint needs ``Authorization: Bearer <token>``.
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 import os
 import shutil
@@ -298,9 +299,13 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
             with text_lock:
                 an = state["text_engine"].analyzer(text_opts)
                 pin_threads(state["text_engine"].threads)
-                fr = an.analyze_text(texts, speakers, name=req.name)
-            if req.speakers is not None:
-                fr.kind = "conversation"  # as `affect analyze` calls a .csv/.jsonl of speaker,text
+                # with speakers it is a conversation, as a .csv/.jsonl of speaker,text is for
+                # `affect analyze` (cause links and reasons, where the Analyzer offers them)
+                conv = req.speakers is not None
+                kw = {"explain": True} if conv and "explain" in inspect.signature(an.analyze_text).parameters else {}
+                fr = an.analyze_text(texts, speakers, name=req.name, **kw)
+            if conv:
+                fr.kind = "conversation"
             return fr
 
         fr = await run_in_threadpool(run)
