@@ -43,7 +43,8 @@ def _synthetic(rng) -> dict:
                             emotion_original=ck_classes[c]))
         ckx.append(x(ck_map[c]))
     return {"ferplus": gv.Faces(fp, np.stack(fpx)), "fer2013": gv.Faces(fer, np.stack(ferx)),
-            "ckplus": gv.Faces(ck, np.stack(ckx))}
+            "ckplus": gv.Faces(ck, np.stack(ckx),
+                               np.stack(ckx) + rng.normal(0, 0.3, (len(ckx), gv.DIM)))}
 
 
 def test_protocol_rows_learn_the_signal_and_keep_test_out(monkeypatch):
@@ -59,6 +60,8 @@ def test_protocol_rows_learn_the_signal_and_keep_test_out(monkeypatch):
         u.split == "test" and u.meta["majority"] for u in d["ferplus"].utts)
     assert rows[("ckplus", "LR")]["folds"] == 10 and rows[("ckplus", "MLP")]["runs"] == 10
     assert rows[("fer2013", "LR")]["accuracy"]["mean"] > 90
+    flip = rows[("ckplus", "LR, mirrored copies (train) + mirror average (test)")]
+    assert flip["folds"] == 10 and flip["accuracy"]["mean"] > 90
     assert rows[("FER+ → CK+", "LR")]["n_test"] == 420
     assert rows[("FER+ → CK+", "LR")]["UA"]["mean"] > 80
     assert rows[("CK+ → FER+ test", "MLP")]["UA"]["mean"] > 80

@@ -60,6 +60,22 @@ SMALL_EPOCHS = 80  # CK+ (900 images) needs more passes
 class Faces:
     utts: list
     X: np.ndarray  # (n, 263)
+    X_flip: np.ndarray | None = None  # the same of the horizontally mirrored images
+
+
+def _flipped(utts) -> np.ndarray:
+    """[7 probs, 256 emb] of each image mirrored left-right (the extractor's own path:
+    RGB → whole image as the face → 112×112 → FaceExpressionNet)."""
+    from affectkit.features.vision.faceapi import classify, face_crop_direct
+    from affectkit.media import load_image
+    from affectkit.types import Modality
+
+    crops = [face_crop_direct(load_image(u.media[Modality.VISION])[:, ::-1]) for u in utts]
+    out = []
+    for i in range(0, len(crops), 64):
+        p, e = classify(np.stack(crops[i: i + 64]))
+        out.append(np.concatenate([p, e], axis=1))
+    return np.concatenate(out).astype(np.float32)
 
 
 def _features(utts, progress: bool) -> np.ndarray:
@@ -94,7 +110,7 @@ def load(*, quick: bool = False, progress: bool = True) -> dict[str, Faces]:
     out["fer2013"] = Faces(fer, Xf)
     fp = [u for u in fp if str(u.media[Modality.VISION]) in by_path]
     out["ferplus"] = Faces(fp, Xf[[by_path[str(u.media[Modality.VISION])] for u in fp]])
-    out["ckplus"] = Faces(ck, _features(ck, progress))
+    out["ckplus"] = Faces(ck, _features(ck, progress), _flipped(ck))
     return out
 
 
@@ -259,7 +275,7 @@ def ckplus_rows(d: dict[str, Faces], seeds: int) -> list[dict]:
     idx = {u.id: i for i, u in enumerate(f.utts)}
     spk = np.array([u.speaker for u in f.utts])
     split = speaker_kfold(f.utts, k=10, seed=0)
-    zs, lr_res, mlp_res = [], [], []
+    zs, lr_res, mlp_res, flip_res = [], [], [], []
     zmap = _zero_shot(f.X, tuple(_canon(c) for c in classes), lambda c: c)
     for fold in split.folds:
         tr = np.array([idx[i] for i in fold.train])
@@ -273,9 +289,20 @@ def ckplus_rows(d: dict[str, Faces], seeds: int) -> list[dict]:
         for s in range(seeds):
             m = fit_mlp(Xtr, y[tr], Xv, y[va], k, s, epochs=SMALL_EPOCHS)
             mlp_res.append((y[te], m(Xte).argmax(1)))
-    return [_row("ckplus", "zero-shot FaceExpressionNet", zs, k, len(y), folds=10),
+        if f.X_flip is not None:  # train on both mirror images, average them at test time
+            Xf = f.X_flip
+            Xtr2, Xv2, Xte2, Xvf, Xtef = _standardise(np.concatenate([f.X[tr], Xf[tr]]),
+                                                     f.X[va], f.X[te], Xf[va], Xf[te])
+            del Xvf
+            lr = fit_lr(Xtr2, np.concatenate([y[tr], y[tr]]), Xv2, y[va], k)
+            flip_res.append((y[te], (lr(Xte2) + lr(Xtef)).argmax(1)))
+    rows = [_row("ckplus", "zero-shot FaceExpressionNet", zs, k, len(y), folds=10),
             _row("ckplus", "LR", lr_res, k, len(y), folds=10),
             _row("ckplus", "MLP", mlp_res, k, len(y), folds=10)]
+    if flip_res:
+        rows.append(_row("ckplus", "LR, mirrored copies (train) + mirror average (test)",
+                         flip_res, k, len(y), folds=10))
+    return rows
 
 
 def cross_rows(d: dict[str, Faces], seeds: int) -> list[dict]:
