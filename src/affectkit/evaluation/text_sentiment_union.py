@@ -131,6 +131,39 @@ def run(*, seeds: int = 3) -> dict:
             "protocol": __doc__.split("\n\n", 2)[2].strip()}
 
 
+def save(seed: int = 0) -> dict:
+    """Train the union head (seed 0, epoch chosen on validation) and export it next to the
+    package's other weights: ``head.safetensors`` + ``head.json`` (MOSI test / mosi400 scores
+    of this very head recorded, never used for selection)."""
+    import datetime as dt
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import save_file
+
+    from affectkit.metrics import sentiment_metrics
+
+    torch.set_num_threads(1)
+    data = load()
+    sources = SETUPS["mosei+sst2+xlmt-en"]
+    model, v, parts = fit(data, sources, seed)
+    info = {"encoder": "text.minilm", "architecture": "Dropout(0.1)-Linear(384,256)-ReLU-"
+            "Dropout(0.2)-Linear(256,1); score clipped to [-3, 3]", "training": list(sources),
+            "seed": seed, "valid": {"score": v, **parts}, "built": dt.date.today().isoformat()}
+    with torch.inference_mode():
+        for t, (X, y) in {"MOSI test": data["mosi"]["test"],
+                          "mosi400": data["mosi400"]["all"]}.items():
+            p = np.clip(model(torch.from_numpy(X)).squeeze(1).numpy(), -3, 3)
+            m = sentiment_metrics(y, p)
+            info[t] = {k: m[k] for k in ("non0_acc2", "has0_acc2", "mae", "corr", "n")}
+    out = Path(__file__).resolve().parents[1] / "weights" / "text_sentiment_union"
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              str(out / "head.safetensors"))
+    (out / "head.json").write_text(json.dumps(info, indent=1, default=float))
+    return info
+
+
 def _agg(rs: list[dict]) -> dict:
     keys = ("non0_acc2", "has0_acc2", "mae", "corr")
     return {k: {"mean": float(np.mean([r[k] for r in rs])),
@@ -157,7 +190,13 @@ def main() -> None:  # pragma: no cover - benchmark entry point
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--save", action="store_true",
+                    help="also train the union head with seed 0 and write it to "
+                         "affectkit/weights/text_sentiment_union/")
     a = ap.parse_args()
+    if a.save:
+        print(json.dumps(save(), indent=1))
+        return
     res = run(seeds=a.seeds)
     res["date"] = dt.date.today().isoformat()
     res["command"] = f"python -m affectkit.evaluation.text_sentiment_union --seeds {a.seeds}"
