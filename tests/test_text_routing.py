@@ -133,3 +133,16 @@ def test_unsure_short_lines_keep_the_files_language(model, monkeypatch):
     assert recs[1]["lang"] == "en" and recs[1]["lang_source"] == "detected (file)"
     assert recs[2]["lang"] == "de" and recs[2]["head"] == "multi_e5"
     assert recs[3]["head"] == "multi_e5"
+
+
+def test_shipped_union_heads_load_and_answer():
+    """The committed weights load and give sensible answers on clear sentences."""
+    from affectkit.analysis.text_emotion import TextEmotionModel
+    from affectkit.evaluation.text_sentiment_union import SentimentHead
+
+    m = TextEmotionModel()
+    recs = m.predict(["I am so happy, this is the best day of my life!",
+                      "I hate you, get out of my house right now!"], ["en", "en"])
+    assert [r["label"] for r in recs] == ["happy", "angry"]
+    s = SentimentHead().scores(["What a wonderful, lovely film.", "A dull, awful mess."])
+    assert s[0] > 0.5 and s[1] < -0.5
