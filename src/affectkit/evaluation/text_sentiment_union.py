@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from affectkit.analysis.text_emotion import SentimentHead  # noqa: F401 (re-exported)
 from affectkit.evaluation.generalise_text import features
 
 SETUPS = {"mosei": ("mosei",), "mosei+sst2+xlmt-en": ("mosei", "sst2", "xlmt-en")}
@@ -162,43 +163,6 @@ def save(seed: int = 0) -> dict:
               str(out / "head.safetensors"))
     (out / "head.json").write_text(json.dumps(info, indent=1, default=float))
     return info
-
-
-class SentimentHead:
-    """The exported union sentiment head: ``scores(texts)`` → −3…3 (the ``.scores`` contract
-    that ``analysis.text_emotion.UnionTextPredictor`` expects of a sentiment model)."""
-
-    def __init__(self, folder=None) -> None:
-        from pathlib import Path
-
-        import torch
-        from safetensors.torch import load_file
-
-        from affectkit.errors import ConfigError
-
-        folder = Path(folder) if folder else (Path(__file__).resolve().parents[1] / "weights"
-                                              / "text_sentiment_union")
-        if not (folder / "head.safetensors").is_file():
-            raise ConfigError(f"{folder}: no head.safetensors; export it with "
-                              "`python -m affectkit.evaluation.text_sentiment_union --save`")
-        self.info = json.loads((folder / "head.json").read_text())
-        self.model = torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(384, 256),
-                                         torch.nn.ReLU(), torch.nn.Dropout(0.2),
-                                         torch.nn.Linear(256, 1))
-        self.model.load_state_dict(load_file(str(folder / "head.safetensors")))
-        self.model.eval()
-
-    def scores_from_features(self, X: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            s = self.model(torch.from_numpy(np.asarray(X, np.float32))).squeeze(1).numpy()
-        return np.clip(s, -3.0, 3.0)
-
-    def scores(self, texts: list[str]) -> np.ndarray:
-        from affectkit.analysis.text_emotion import embed
-
-        return self.scores_from_features(embed("text.minilm", list(texts)))
 
 
 def _agg(rs: list[dict]) -> dict:
