@@ -185,6 +185,9 @@ def test_bad_uploads_are_clear_4xx(idle):
     err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"modalities": "smell"}), 400, "bad_modalities")
     err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"fps": "-1"}), 400, "bad_fps")
     err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"colour": "red"}), 400, "unknown_field")
+    err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"speakers": "many"}), 400, "bad_speakers")
+    err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"diarise": "maybe"}), 400, "bad_diarise")
+    err(c.post("/v1/jobs", files=[("files", ("a.txt", b"hi\n"))], data={"asr": "huge"}), 400, "bad_asr")
     err(c.post("/v1/jobs", data={"fps": "2"}, files=[("other", ("a.txt", b"hi\n"))]), 400, "bad_field")
     err(c.post("/v1/jobs", json={"files": "a"}), 415, "expected_multipart")
     # nothing was kept: no job, no leftover upload folder

@@ -35,6 +35,20 @@ def default_threads() -> int:
     return os.cpu_count() or 1
 
 
+def analyzer_kwargs(opts: dict) -> dict:
+    """The ``Analyzer`` arguments among ``opts`` (``affect analyze`` options; ``None`` = default)."""
+    import dataclasses
+
+    from affectkit.analysis import Analyzer
+
+    fields = {f.name for f in dataclasses.fields(Analyzer) if f.init}
+    return {k: v for k, v in opts.items() if k in fields and v is not None}
+
+
+def options_key(kw: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kw.items()))
+
+
 def _analyze_task(label: str, path: str, data: bytes | None, kind: str, opts: dict,
                   threads: int) -> FileResult:  # pragma: no cover - runs in Ray workers
     import torch
@@ -45,10 +59,10 @@ def _analyze_task(label: str, path: str, data: bytes | None, kind: str, opts: di
     # the Whisper backbone, which reads AFFECTKIT_THREADS when it loads
     os.environ["AFFECTKIT_THREADS"] = str(threads)
     torch.set_num_threads(threads)
-    key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"), opts.get("asr"))
+    kw = analyzer_kwargs(opts)
+    key = options_key(kw)
     if key not in _ANALYZERS:
-        extra = {"asr": key[3]} if key[3] else {}
-        _ANALYZERS[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2], **extra)
+        _ANALYZERS[key] = Analyzer(**kw)
     an = _ANALYZERS[key]
     if data is None:  # same machine: read the file where it is (absolute: workers have their own cwd)
         return _relabel(an.analyze_file(InputFile(Path(path), kind)), path, label)

@@ -60,7 +60,7 @@ def analyze(
             from affectkit.analysis.ray_engine import analyze_many
 
             opts = {"modalities": list(analyzer.modalities), "fps": fps, "max_duration": max_duration,
-                    "asr": asr}
+                    "asr": asr, "diarise": diarise, "speakers": speakers}
             results.extend(analyze_many(inputs, opts, address=address, on_result=lambda r: (
                 prog.update(tid, file=Path(r.file).name), prog.advance(tid))))
         for inp in inputs if engine == "local" else ():

@@ -177,6 +177,9 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
             "modalities": {"type": "string", "default": "text,audio,vision"},
             "fps": {"type": "number", "default": 2.0},
             "asr": {"type": "string", "description": "speech recognition model, as affect analyze --asr"},
+            "diarise": {"type": "boolean", "description": "label utterances by speaker (default: "
+                        "on with more than 20 s of speech), as affect analyze --diarise/--no-diarise"},
+            "speakers": {"type": "integer", "description": "number of speakers, when known"},
             "max_duration": {"type": "number", "description": "refuse media longer than this (s)"}}}}}}}
 
     @app.post("/v1/jobs", status_code=201, tags=["jobs"], dependencies=[Depends(auth)],

@@ -288,10 +288,11 @@ async def receive_multipart(request, folder: Path, limits: Limits) -> Received:
 # -- validation ----------------------------------------------------------------------------------
 def parse_options(fields: dict[str, str]) -> dict:
     """The ``affect analyze`` options from form fields, validated."""
-    unknown = set(fields) - {"modalities", "fps", "max_duration", "asr"}
+    allowed = ("modalities", "fps", "max_duration", "asr", "diarise", "speakers")
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown form field(s) {', '.join(sorted(unknown))}; "
-                       "allowed: files, modalities, fps, max_duration, asr")
+                       f"allowed: files, {', '.join(allowed)}")
     mods = [m.strip().lower() for m in fields.get("modalities", ",".join(MODALITIES)).split(",") if m.strip()]
     bad = [m for m in mods if m not in MODALITIES]
     if bad or not mods:
@@ -299,6 +300,20 @@ def parse_options(fields: dict[str, str]) -> dict:
                        f"{', '.join(MODALITIES)} (comma-separated)")
     opts: dict = {"modalities": [m for m in MODALITIES if m in mods], "fps": 2.0, "max_duration": None,
                   "asr": fields.get("asr", "").strip() or default_asr()}
+    if fields.get("diarise", "").strip():
+        v = fields["diarise"].strip().lower()
+        if v not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ApiError(400, "bad_diarise", f"diarise: {fields['diarise']!r}; true or false "
+                           "(leave it out for the default: on with more than 20 s of speech)")
+        opts["diarise"] = v in ("true", "1", "yes", "on")
+    if fields.get("speakers", "").strip():
+        try:
+            n = int(fields["speakers"])
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 50:
+            raise ApiError(400, "bad_speakers", f"speakers: {fields['speakers']!r}; a whole number 1-50")
+        opts["speakers"] = n
     asr_models = _asr_models()
     if asr_models and opts["asr"] not in asr_models:
         raise ApiError(400, "bad_asr", f"asr: {opts['asr']!r}; choose from {', '.join(asr_models)}")

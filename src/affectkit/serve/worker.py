@@ -44,11 +44,13 @@ class LocalEngine:
     def analyzer(self, opts: dict):
         from affectkit.analysis import Analyzer
 
-        key = (tuple(opts["modalities"]), float(opts["fps"]), opts.get("max_duration"), opts.get("asr"))
+        from affectkit.analysis.ray_engine import analyzer_kwargs, options_key
+
+        kw = analyzer_kwargs(opts)
+        key = options_key(kw)
         with self._lock:
             if key not in self._cache:
-                extra = {"asr": key[3]} if key[3] else {}
-                self._cache[key] = Analyzer(modalities=list(key[0]), fps=key[1], max_duration=key[2], **extra)
+                self._cache[key] = Analyzer(**kw)
             return self._cache[key]
 
     def analyze(self, path: Path, kind: str, opts: dict):
