@@ -76,9 +76,10 @@ def test_word_attribution_needs_two_words():
     assert word_attribution("forgot", "angry", KeywordText()) == []
 
 
-def test_cause_predictor_runs_a_run_folder(tmp_path):
-    """A (tiny, untrained) dialogue.ecpe run folder with text.minilm features and speaker
-    slots loads and scores a conversation."""
+@pytest.fixture
+def cause_run(tmp_path):
+    """A (tiny, barely trained) dialogue.ecpe run folder with text.minilm features and speaker
+    slots."""
     from affectkit.config import TrainerConfig
     from affectkit.data.batch import collate
     from affectkit.models import create_model
@@ -105,7 +106,11 @@ def test_cause_predictor_runs_a_run_folder(tmp_path):
                              "data": {"corpus": "ecf", "speaker_slots": 2},
                              "model": {"name": "dialogue.ecpe", "args": {"hidden": 16}},
                              "task": {"kind": "emotion_cause"}}).fit(b, b)
-    cp = CausePredictor(rd.path)
+    return rd.path
+
+
+def test_cause_predictor_runs_a_run_folder(cause_run):
+    cp = CausePredictor(cause_run)
     p, pairs = cp.predict(["you forgot", "I am so angry", ""], ["Ana", "Ben", None])
     assert p.shape == (3, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
     assert p[:, CANONICAL_EMOTIONS.index("fearful")].max() == 0  # not one of the run's labels
@@ -113,3 +118,22 @@ def test_cause_predictor_runs_a_run_folder(tmp_path):
     assert 0 < cp.threshold < 1
     torch.set_num_threads(torch.get_num_threads())
     assert isinstance(Reason(0, "angry").to_json(), dict)
+
+
+def test_long_conversations_are_scored_in_bounded_windows(cause_run):
+    cp = CausePredictor(cause_run)
+    cp.window = 16
+    n = 70
+    texts = [f"line {i}: you {'forgot' if i % 3 else 'remembered'} it" for i in range(n)]
+    p, pairs = cp.predict(texts, [("Ana", "Ben")[i % 2] for i in range(n)])
+    assert p.shape == (n, 7) and pairs.shape == (n, n)
+    assert np.allclose(p.sum(1), 1, atol=1e-5)  # every row was scored by some window
+    far = np.abs(np.subtract.outer(np.arange(n), np.arange(n))) > 16
+    assert (pairs[far] == 0).all() and (pairs[~far] > 0).mean() > 0.5
+
+
+def test_word_attribution_budget_is_reported():
+    many = [utt(i, "Ana", "I forgot it again today", {"text": ("angry", 0.8)}) for i in range(5)]
+    reasons = explain(many, text_predictor=KeywordText(), max_attributed=2)
+    assert [bool(r.words) for r in reasons] == [True, True, False, False, False]
+    assert [r.words_skipped for r in reasons] == [False, False, True, True, True]

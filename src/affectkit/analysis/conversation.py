@@ -48,6 +48,7 @@ class Reason:
     words: list[dict] = field(default_factory=list)    # {"word", "weight"}
     cues: list[dict] = field(default_factory=list)     # {"modality", "share"}
     sentence: str = ""
+    words_skipped: bool = False  # beyond the word-attribution budget of a long conversation
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -69,19 +70,43 @@ class CausePredictor:
         self.extractor = self.cfg.features["text"]
         self.speaker_slots = self.cfg.data.speaker_slots
 
+    #: conversations longer than this are scored in overlapping windows (memory stays bounded:
+    #: the pair scorer is quadratic in the window, not in the conversation)
+    window = 64
+
     def predict(self, texts: list[str], speakers: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """(T, 7) canonical emotion probabilities and (T, T) cause probabilities (row i =
-        emotion utterance, column j = candidate cause)."""
+        emotion utterance, column j = candidate cause). Long conversations are scored in
+        windows of :attr:`window` utterances (stride half a window); each row comes from a
+        window where it has at least a quarter window of earlier context, so causes further
+        back than ~¾ of a window get probability 0."""
+        from affectkit.features.base import get_extractor
+
+        ext = get_extractor(self.extractor)
+        feats = ext.process_texts([t if t and t.strip() else "…" for t in texts])
+        T, W = len(texts), self.window
+        if T <= W:
+            return self._score(feats, speakers)
+        E = np.zeros((T, len(CANONICAL_EMOTIONS)))
+        P = np.zeros((T, T))
+        for s in range(0, T, W // 2):
+            e = min(T, s + W)
+            s0 = max(0, e - W)
+            e_w, p_w = self._score(feats[s0:e], speakers[s0:e])
+            first = s0 + (W // 4 if s0 > 0 else 0)
+            E[first:e] = e_w[first - s0:]
+            P[first:e, s0:e] = p_w[first - s0:]
+            if e == T:
+                break
+        return E, P
+
+    def _score(self, feats: list, speakers: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         from affectkit.data.batch import collate
-        from affectkit.features.base import get_extractor
         from affectkit.types import Modality
 
-        ext = get_extractor(self.extractor)
-        safe = [t if t and t.strip() else "…" for t in texts]
-        feats = ext.process_texts(safe)
-        ids = [str(i) for i in range(len(texts))]
+        ids = [str(i) for i in range(len(feats))]
         b = collate(["conversation"], {Modality.TEXT: dict(zip(ids, feats))},
                     {Modality.TEXT: "sequence"}, np.zeros(len(ids), np.int64), unit="dialogue",
                     groups=[ids], speakers=dict(zip(ids, speakers)),
@@ -89,7 +114,7 @@ class CausePredictor:
         with torch.no_grad():
             out = self.model(b.inputs, lengths=b.lengths)
         p = out["logits"][0].softmax(-1).numpy()
-        canon = np.zeros((len(texts), len(CANONICAL_EMOTIONS)))
+        canon = np.zeros((len(feats), len(CANONICAL_EMOTIONS)))
         for j, lab in enumerate(self.task.labels):
             c = map_to_canonical(lab)
             if c in CANONICAL_EMOTIONS:
@@ -156,7 +181,7 @@ def sentence(r: Reason, speaker: str | None, utts: list) -> str:
 
 
 def explain(utts: list, *, causes: tuple[np.ndarray, float] | None = None,
-            text_predictor=None) -> list[Reason]:
+            text_predictor=None, max_attributed: int = 300) -> list[Reason]:
     """Reason records for the non-neutral utterances of one conversation (in order).
 
     Args:
@@ -164,8 +189,12 @@ def explain(utts: list, *, causes: tuple[np.ndarray, float] | None = None,
         causes: ``(pair probabilities (T, T), threshold)`` from :class:`CausePredictor`, or
             ``None`` (no cause links).
         text_predictor: the text predictor (for word attribution), or ``None``.
+        max_attributed: word attribution for at most this many utterances (it costs one
+            text-model pass per word); the later ones get ``words = []`` and
+            ``words_skipped = True``.
     """
     reasons = []
+    attributed = 0
     for i, u in enumerate(utts):
         emo = u.emotion
         if emo is None or emo == "neutral":
@@ -179,7 +208,11 @@ def explain(utts: list, *, causes: tuple[np.ndarray, float] | None = None,
                                  "speaker": utts[j].speaker, "text": utts[j].text})
         r.cues = modality_cues(u.per_modality, emo)
         if u.text and "text" in u.per_modality:
-            r.words = word_attribution(u.text, emo, text_predictor)
+            if attributed < max_attributed:
+                r.words = word_attribution(u.text, emo, text_predictor)
+                attributed += 1
+            else:
+                r.words_skipped = True
         r.sentence = sentence(r, u.speaker, utts)
         reasons.append(r)
     return reasons

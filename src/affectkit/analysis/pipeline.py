@@ -218,8 +218,13 @@ class Analyzer:
         elif not self._causes and len(res.utterances) > 1:
             res.warnings.append("no cause model shipped (affect defaults build --only "
                                 "conversation_causes): reasons name cues and words only")
-        for r in explain(res.utterances, causes=pairs, text_predictor=self.predictors.get("text")):
+        reasons = explain(res.utterances, causes=pairs, text_predictor=self.predictors.get("text"))
+        for r in reasons:
             res.utterances[r.utterance].reason = r.to_json()
+        skipped = sum(r.words_skipped for r in reasons)
+        if skipped:
+            res.warnings.append(f"{skipped} reasons without key words: word attribution is "
+                                "limited to the first 300 emotional utterances of a file")
 
     # -- inputs ---------------------------------------------------------------------------------
     def _from_turns(self, texts: list[str], speakers: list[str | None], name: str) -> list[UtteranceResult]:
