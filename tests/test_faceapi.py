@@ -270,7 +270,7 @@ def test_faceapi_extractor_on_crops_and_video(tmp_path):
 
 
 def test_faceapi_predictor_averages_canonical_probabilities():
-    from affectkit.features.vision.faceapi import FaceApiPredictor
+    from affectkit.analysis.predictors import FaceApiPredictor
     from affectkit.taxonomy import CANONICAL_EMOTIONS
 
     rows = np.zeros((3, 263), np.float32)

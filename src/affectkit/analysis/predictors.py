@@ -47,6 +47,26 @@ class FacePredictor:
         return outs
 
 
+class FaceApiPredictor:
+    """FaceExpressionNet (face-api, :mod:`affectkit.backbones.faceapi`) probabilities averaged
+    over the frames with a face.
+
+    Input per utterance: (frames, ≥ 7) rows whose first 7 columns are the probabilities in
+    canonical order (``vision.faceapi_frames`` rows without the ``face_found`` column).
+    """
+
+    modality = "vision"
+    name = "vision.faceapi-expression"
+
+    def predict(self, inputs: list[np.ndarray]) -> list[ModalityOutput]:
+        outs = []
+        for feats in inputs:
+            probs = np.asarray(feats, dtype=np.float64)[:, :7].mean(0)
+            probs = probs / probs.sum()
+            outs.append(ModalityOutput(probs, valence_sentiment(probs)))
+        return outs
+
+
 def default_predictors(modalities) -> dict:
     """The shipped per-modality models for the requested modalities."""
     preds: dict = {}

@@ -196,27 +196,3 @@ class FaceApi(FaceApiBase):
                                "needs a visible face at least ~40 px tall")
         x = f[found, 1:]
         return np.concatenate([x.mean(0), x.std(0), x.max(0), [found.mean()]])
-
-
-class FaceApiPredictor:
-    """Analyzer predictor: FaceExpressionNet probabilities averaged over the face frames.
-
-    Input per utterance: (frames, ≥ 7) rows whose first 7 columns are the probabilities in
-    canonical order (``vision.faceapi_frames`` rows without the ``face_found`` column). A
-    drop-in for ``analysis.predictors.FacePredictor`` once the analyzer's face pass uses
-    :class:`FaceApiFrames` (see docs/faces.md, "Switching the analyzer's face model").
-    """
-
-    modality = "vision"
-    name = "vision.faceapi-expression"
-
-    def predict(self, inputs: list[np.ndarray]):
-        from affectkit.analysis.fusion import ModalityOutput
-        from affectkit.taxonomy import valence_sentiment
-
-        outs = []
-        for feats in inputs:
-            probs = np.asarray(feats, dtype=np.float64)[:, :7].mean(0)
-            probs = probs / probs.sum()
-            outs.append(ModalityOutput(probs, valence_sentiment(probs)))
-        return outs
