@@ -35,6 +35,11 @@ class UtteranceResult:
     #: conversations: the reason record of a non-neutral utterance (causes, words, cues,
     #: sentence; see :mod:`affectkit.analysis.conversation`)
     reason: dict | None = None
+    #: videos with ``Analyzer(speaker_faces=True)``: which face track speaks, listeners,
+    #: per-track expressions (:class:`affectkit.features.vision.speaker.SpeakerFaces`)
+    speaker_faces: object | None = None
+    #: spoken language (ISO code from the ASR) or the text's detected language
+    language: str | None = None
 
     @property
     def emotion(self) -> str | None:
@@ -51,11 +56,15 @@ class UtteranceResult:
             "sentiment": _r(self.fused.sentiment) if self.fused else None,
             "polarity": polarity(self.fused.sentiment) if self.fused else None,
             "asr_confidence": _r(self.asr_confidence),
+            "language": self.language,
             "cause_utterances": ",".join(str(c["utterance"]) for c in self.reason["causes"])
             if self.reason else None,
             "cause_scores": ",".join(f"{c['score']:.3f}" for c in self.reason["causes"])
             if self.reason else None,
             "reason": self.reason["sentence"] if self.reason else None,
+            "face_is_speaker": _r(self.speaker_faces.face_is_speaker)
+            if self.speaker_faces is not None and self.speaker_faces.face_is_speaker is not None
+            else None,
         }
         for scope, out in [("fused", self.fused)] + [(m, self.per_modality.get(m)) for m in MODALITIES]:
             for i, e in enumerate(CANONICAL_EMOTIONS):
@@ -79,9 +88,12 @@ class UtteranceResult:
             "speaker": self.speaker, "text": self.text,
             "modalities_present": self.modalities_present,
             "asr_confidence": _r(self.asr_confidence),
+            "language": self.language,
             "fused": mod(self.fused),
             "per_modality": {m: mod(o) for m, o in self.per_modality.items()},
             "reason": self.reason,
+            "speaker_faces": self.speaker_faces.to_json() if self.speaker_faces is not None
+            else None,
         }
 
 
