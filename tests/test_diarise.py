@@ -71,3 +71,24 @@ def test_two_speakers_given_count(ravdess_speakers):
     assert len({t.speaker for t in turns}) == 2
     assert der(ref, turns)["der"] < 0.3
     assert diarise(np.zeros(16_000 * 5, np.float32)) == []
+
+
+def test_voice_is_predicted_once_per_speaker():
+    from affectkit.analysis.fusion import LateFusion, ModalityOutput
+    from affectkit.analysis.pipeline import Analyzer, Segment
+
+    calls = []
+
+    class Fake:
+        def predict(self, xs):
+            calls.append(list(xs))
+            return [ModalityOutput(np.eye(7)[int(x)]) for x in xs]
+
+    a = Analyzer(modalities=["audio"], predictors={"audio": Fake()}, fusion=LateFusion())
+    segs = [Segment(0, 1, speaker="A"), Segment(1, 2, speaker="B"), Segment(2, 3, speaker="A")]
+    out = a._predict_grouped("audio", [0, 1, 2], [0, 1, 2], segs)
+    assert sorted(calls) == [[0, 2], [1]]
+    assert [int(o.emotion_probs.argmax()) for o in out] == [0, 1, 2]  # order kept
+    calls.clear()
+    a._predict_grouped("audio", [0, 1], [0, 1], [Segment(0, 1), Segment(1, 2)])
+    assert calls == [[0, 1]]  # no speaker labels: one call

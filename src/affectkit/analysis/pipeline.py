@@ -318,7 +318,7 @@ class Analyzer:
         per: list[dict[str, ModalityOutput]] = [{} for _ in segments]
         for m in MODALITIES:
             if index[m]:
-                for i, o in zip(index[m], self._predict(m, inputs[m])):
+                for i, o in zip(index[m], self._predict_grouped(m, inputs[m], index[m], segments)):
                     per[i][m] = o
         res.utterances = [
             self._utterance(str(path), i, s.start, s.end, s.speaker, s.text.strip() or None, present[i],
@@ -383,6 +383,23 @@ class Analyzer:
         feats = ext.frame_features(images())  # (F, 136): face_found, 7 probs, 128 emb
         feats = np.asarray(feats, dtype=np.float32).reshape(-1, 136)
         return FaceTrack(np.asarray(ts, dtype=float), feats[:, 0] > 0.5, feats[:, 1:])
+
+    def _predict_grouped(self, modality: str, inputs: list, idx: list[int],
+                         segments: list[Segment]) -> list[ModalityOutput]:
+        """Voice: one predictor call per diarised speaker, so a predictor that adapts to the
+        set of slices it is given (the Whisper voice model's speaker-normalised head) sees one
+        speaker at a time; other modalities (or no speaker labels): one call."""
+        spk = [segments[i].speaker for i in idx]
+        if modality != "audio" or not any(spk):
+            return self._predict(modality, inputs)
+        out: list = [None] * len(inputs)
+        groups: dict = {}
+        for k, s in enumerate(spk):
+            groups.setdefault(s, []).append(k)
+        for ks in groups.values():
+            for k, o in zip(ks, self._predict(modality, [inputs[k] for k in ks])):
+                out[k] = o
+        return out
 
     def _predict(self, modality: str, inputs: list) -> list[ModalityOutput]:
         pred = self.predictors.get(modality)
