@@ -178,7 +178,8 @@ def test_unknown_asr_model_is_a_config_error():
 
 # -- shipped voice head ------------------------------------------------------------------------
 def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
-    from affectkit.analysis.voice_whisper import WhisperVoicePredictor, export
+    from affectkit.analysis.voice_whisper import WhisperVoicePredictor
+    from affectkit.evaluation.voice_build import export
     from affectkit.errors import ConfigError
     from affectkit.evaluation.generalise_audio import LRHead, MLPHead, cell_weights
     from affectkit.features import get_extractor
@@ -216,7 +217,8 @@ def test_voice_head_export_roundtrip_and_loudness_invariance(tmp_path):
 
 
 def test_adapted_head_normalises_the_batch(tmp_path):
-    from affectkit.analysis.voice_whisper import ADAPT_MIN, WhisperVoicePredictor, export
+    from affectkit.analysis.voice_whisper import ADAPT_MIN, WhisperVoicePredictor
+    from affectkit.evaluation.voice_build import export
     from affectkit.evaluation.generalise_audio import LRHead
 
     rng = np.random.default_rng(0)

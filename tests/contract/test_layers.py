@@ -5,7 +5,8 @@ packages on the same layer never import each other)::
 
     cli
     serve
-    evaluation | analysis
+    evaluation        (benchmarks may run the analyzer's models)
+    analysis          (inference only: never imports evaluation)
     experiment
     training
     models
@@ -36,7 +37,8 @@ LAYERS = [
     {"models"},
     {"training"},
     {"experiment"},
-    {"evaluation", "analysis"},
+    {"analysis"},
+    {"evaluation"},
     {"serve"},
     {"cli"},
 ]

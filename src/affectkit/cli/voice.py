@@ -73,7 +73,7 @@ def build_voice(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Train the Whisper-feature voice emotion model on all shared speech corpora and export it."""
-    from affectkit.analysis.voice_whisper import build
+    from affectkit.evaluation.voice_build import build
 
     if head not in ("lr", "mlp"):
         raise typer.BadParameter("--head must be lr or mlp")
