@@ -137,3 +137,32 @@ def test_word_attribution_budget_is_reported():
     reasons = explain(many, text_predictor=KeywordText(), max_attributed=2)
     assert [bool(r.words) for r in reasons] == [True, True, False, False, False]
     assert [r.words_skipped for r in reasons] == [False, False, True, True, True]
+
+
+# --- fusion that never subtracts (issue 13): synthetic conflicts ---------------------------------
+
+
+def test_a_neutral_reading_abstains_instead_of_outvoting_an_emotion():
+    from affectkit.analysis.fusion import LateFusion
+
+    fusion = LateFusion(emotion_weights={"text": 0.35, "audio": 0.37, "vision": 0.54},
+                        sentiment_weights={"text": 1.0, "audio": 0.25, "vision": 0.25},
+                        neutral_abstains=True)
+    text = ModalityOutput(probs("happy", 0.45), 2.0)
+    face = ModalityOutput(probs("neutral", 0.85), 0.0)
+    voice = ModalityOutput(probs("neutral", 0.6), 0.0)
+    f = fusion({"text": text, "audio": voice, "vision": face})
+    assert CANONICAL_EMOTIONS[int(f.emotion_probs.argmax())] == "happy"
+    assert f.sentiment > 1.5  # the neutral face and voice barely pull the sentiment to 0
+    # without the rule the confident neutral face wins (the wave-1 behaviour)
+    old = LateFusion(emotion_weights=fusion.emotion_weights, sentiment_weights=fusion.sentiment_weights)
+    assert CANONICAL_EMOTIONS[int(old({"text": text, "audio": voice, "vision": face}).emotion_probs.argmax())] == "neutral"
+    # all neutral → neutral; a missing modality is simply absent
+    allneutral = fusion({"text": ModalityOutput(probs("neutral", 0.7), 0.0), "vision": face})
+    assert CANONICAL_EMOTIONS[int(allneutral.emotion_probs.argmax())] == "neutral"
+    only_face = fusion({"vision": ModalityOutput(probs("angry", 0.7), -2.0)})
+    assert CANONICAL_EMOTIONS[int(only_face.emotion_probs.argmax())] == "angry"
+    # two emotional modalities disagree: the more reliable and confident one leads
+    sad_face = ModalityOutput(probs("sad", 0.9), -1.5)
+    mixed = fusion({"text": ModalityOutput(probs("happy", 0.5), 1.0), "vision": sad_face})
+    assert CANONICAL_EMOTIONS[int(mixed.emotion_probs.argmax())] == "sad"

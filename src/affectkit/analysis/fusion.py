@@ -60,6 +60,12 @@ class LateFusion:
         default_factory=lambda: {"text": 1.0, "audio": 1.0, "vision": 1.0})
     temperatures: dict[str, float] = field(default_factory=dict)
     min_weight: float = 1e-3
+    #: a modality whose top class is neutral abstains (weight ``min_weight``) when another
+    #: present modality's top class is an emotion: a still face or a flat voice does not
+    #: outvote the modality that does show the emotion; when every modality reads neutral, they
+    #: pool as usual. A fixed, documented rule (not fitted: there is no labelled
+    #: conversational emotion video to fit it on)
+    neutral_abstains: bool = False
 
     def calibrate(self, modality: str, out: ModalityOutput) -> ModalityOutput:
         """Temperature-scale a modality's probabilities (softmax(log p / T)); confidence is
@@ -75,19 +81,29 @@ class LateFusion:
         if not outputs:
             return None
         ws, ps = [], []
+        ab = self._abstentions(outputs)
         for m, o in outputs.items():
-            ws.append(max(self.emotion_weights.get(m, 1.0) * o.confidence, self.min_weight))
+            ws.append(max(self.emotion_weights.get(m, 1.0) * o.confidence * ab[m], self.min_weight))
             ps.append(o.emotion_probs)
         w = np.asarray(ws)
         p = (w[:, None] * np.stack(ps)).sum(0) / w.sum()
-        sv = [(max(self.sentiment_weights.get(m, 1.0) * o.confidence, self.min_weight), o.sentiment)
-              for m, o in outputs.items() if o.sentiment is not None]
+        sv = [(max(self.sentiment_weights.get(m, 1.0) * o.confidence * ab[m], self.min_weight),
+               o.sentiment) for m, o in outputs.items() if o.sentiment is not None]
         s = (sum(a * b for a, b in sv) / sum(a for a, _ in sv)) if sv else None
         return ModalityOutput(p, s)
 
+    def _abstentions(self, outputs: Mapping[str, ModalityOutput]) -> dict[str, float]:
+        """1 for a voting modality, 0 for one that abstains (see :attr:`neutral_abstains`)."""
+        k = CANONICAL_EMOTIONS.index("neutral")
+        neutral = {m: int(np.argmax(o.emotion_probs)) == k for m, o in outputs.items()}
+        if not self.neutral_abstains or all(neutral.values()):
+            return {m: 1.0 for m in outputs}
+        return {m: 0.0 if neutral[m] else 1.0 for m in outputs}
+
     def to_dict(self) -> dict:
         return {"emotion_weights": self.emotion_weights,
-                "sentiment_weights": self.sentiment_weights, "temperatures": self.temperatures}
+                "sentiment_weights": self.sentiment_weights, "temperatures": self.temperatures,
+                "neutral_abstains": self.neutral_abstains}
 
 
 def fit_weights(

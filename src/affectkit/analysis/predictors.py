@@ -67,19 +67,42 @@ class FaceApiPredictor:
         return outs
 
 
-def default_predictors(modalities) -> dict:
-    """The shipped per-modality models for the requested modalities."""
+#: the face models :func:`default_predictors` can ship: face-api (detector at 640 px +
+#: FaceExpressionNet, default) or the wave-1 Haar + FER2013 mini-Xception pipeline
+FACE_MODELS = ("faceapi", "fer")
+
+
+def default_predictors(modalities, *, face: str = "faceapi") -> dict:
+    """The shipped per-modality models for the requested modalities.
+
+    * text: the union emotion heads routed by language (MiniLM for English, multilingual e5
+      otherwise; :mod:`affectkit.analysis.text_emotion`) and the union sentiment head;
+    * audio: the Whisper-encoder voice model trained on all shared speech corpora
+      (:mod:`affectkit.analysis.voice_whisper`); the wave-1 functionals model if that folder
+      is missing;
+    * vision: FaceExpressionNet on face-api detections (``face="faceapi"``) or the FER2013
+      mini-Xception on Haar detections (``face="fer"``).
+    """
+    from affectkit.errors import ConfigError
+
+    if face not in FACE_MODELS:
+        raise ConfigError(f"--face-model {face!r}; choose from {', '.join(FACE_MODELS)}")
     preds: dict = {}
     if "vision" in modalities:
-        preds["vision"] = FacePredictor()
+        preds["vision"] = FaceApiPredictor() if face == "faceapi" else FacePredictor()
     if "text" in modalities:
-        from affectkit.analysis.heads import TextPredictor
+        from affectkit.analysis.text_emotion import SentimentHead, UnionTextPredictor
 
-        preds["text"] = TextPredictor.load(DEFAULTS_DIR)
+        preds["text"] = UnionTextPredictor(sentiment=SentimentHead())
     if "audio" in modalities:
-        from affectkit.analysis.heads import VoicePredictor
+        from affectkit.analysis.voice_whisper import FOLDER_NAME, WhisperVoicePredictor
 
-        preds["audio"] = VoicePredictor.load(DEFAULTS_DIR)
+        if (DEFAULTS_DIR / FOLDER_NAME / "head.safetensors").is_file():
+            preds["audio"] = WhisperVoicePredictor.load(DEFAULTS_DIR)
+        else:
+            from affectkit.analysis.heads import VoicePredictor
+
+            preds["audio"] = VoicePredictor.load(DEFAULTS_DIR)
     return preds
 
 
@@ -89,5 +112,6 @@ def default_fusion() -> LateFusion:
     if path.exists():
         d = json.loads(path.read_text())
         return LateFusion(emotion_weights=d["emotion_weights"], sentiment_weights=d["sentiment_weights"],
-                          temperatures=d.get("temperatures", {}))
+                          temperatures=d.get("temperatures", {}),
+                          neutral_abstains=bool(d.get("neutral_abstains", False)))
     return LateFusion()
