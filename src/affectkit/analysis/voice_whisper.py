@@ -2,7 +2,7 @@
 
 ``16 kHz slice → audio.whisper (Whisper base encoder, loudness-normalised, mean ‖ std, 1024-d)
 → standardise → head → 7 canonical emotion probabilities``; sentiment is the expected valence
-(:func:`affectkit.analysis.predictors.valence_sentiment`), as for the other voice model.
+(:func:`affectkit.taxonomy.valence_sentiment`), as for the other voice model.
 
 Training data: every shared speech corpus — RAVDESS (calm → neutral), TESS (ps → surprised),
 EmoDB (boredom left out), EMOVO, URDU — with sample weights that give every (corpus, class)
@@ -125,7 +125,7 @@ class WhisperVoicePredictor:
         return np.stack([self.extractor.process_signal(x, 16_000) for x in signals])
 
     def predict(self, signals: list[np.ndarray]) -> list[ModalityOutput]:
-        from affectkit.analysis.predictors import valence_sentiment
+        from affectkit.taxonomy import valence_sentiment
 
         if not signals:
             return []
