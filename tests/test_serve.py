@@ -59,7 +59,9 @@ def cli_json(tmp_path, files: dict[str, bytes], *extra: str) -> dict:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
-    with TestClient(create_app(root, pool="thread", workers=1)) as c:
+    # worker processes, as `affect serve` runs them: a fresh process per worker, like the CLI
+    # (threads inside this test process would inherit its history of loaded models)
+    with TestClient(create_app(root, pool="process", workers=1)) as c:
         yield c
 
 
@@ -301,6 +303,20 @@ def test_token(tmp_path):
         err(c.post("/v1/text", json={"texts": ["hi"]}), 401, "unauthorized")
         assert c.get("/v1/jobs", headers={"Authorization": f"Bearer {tok}"}).status_code == 200
         assert not any((tmp_path / "uploads").iterdir())
+
+
+def test_one_server_per_data_folder(tmp_path):
+    from affectkit.errors import ConfigError
+
+    with TestClient(create_app(tmp_path, pool="none")) as c:
+        assert c.get("/healthz").status_code == 200
+        with pytest.raises(ConfigError, match="another affect serve"):
+            with TestClient(create_app(tmp_path, pool="none")):
+                pass
+        res = runner.invoke(cli_app, ["serve", "--data", str(tmp_path), "--port", "1"])
+        assert isinstance(res.exception, ConfigError) and "--data" in str(res.exception)
+    with TestClient(create_app(tmp_path, pool="none")) as c:  # released at shutdown
+        assert c.get("/healthz").status_code == 200
 
 
 def test_cli_refuses_public_bind_without_token():

@@ -57,6 +57,10 @@ def serve(
 
     from affectkit.serve.app import create_app
 
+    from affectkit.serve.app import lock_data_folder
+
+    data.mkdir(parents=True, exist_ok=True)
+    lock_data_folder(data).close()  # a clear message now rather than a failed start-up later
     app = create_app(data, token=token, limits=limits, workers=workers,
                      pool="ray" if engine == "ray" else "process", ray_address=address)
     n = workers or max(1, os.cpu_count() or 1)

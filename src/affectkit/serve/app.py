@@ -59,6 +59,23 @@ class TextRequest(BaseModel):
     name: str = Field("<text>", max_length=200, description="a label used as the file name in results")
 
 
+def lock_data_folder(root: Path):
+    """An exclusive lock on ``<root>/server.lock`` for the server's lifetime (released by the
+    OS when the process dies, also on kill -9). Raises ConfigError when another server holds it."""
+    import fcntl
+
+    from affectkit.errors import ConfigError
+
+    fh = open(Path(root) / "server.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise ConfigError(f"{root}: another affect serve is using this data folder; stop it or "
+                          "pass another --data") from None
+    return fh
+
+
 def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = None,
                limits: Limits | None = None, workers: int | None = None, pool: str = "process",
                ray_address: str | None = None):
@@ -86,18 +103,32 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
 
     @asynccontextmanager
     async def lifespan(app):
+        lock = lock_data_folder(store.root)  # recovery re-queues "running" jobs: one server per folder
+        try:
+            async with _serving(app):
+                yield
+        finally:
+            lock.close()
+
+    @asynccontextmanager
+    async def _serving(app):
         info = store.recover()
         if info["requeued"] or info["deleted"]:
             log.warning("recovered after an unclean stop: re-queued %d job(s), finished %d delete(s)",
                         len(info["requeued"]), len(info["deleted"]))
-        threading.Thread(target=warm_text, name="affect-serve-warm-text", daemon=True).start()
+        warm = threading.Thread(target=warm_text, name="affect-serve-warm-text", daemon=True)
+        warm.start()
         if pool != "none":
             state["pool"] = WorkerPool(store.root, n_workers, pool, ray_address=ray_address,
                                        quota=limits.job_quota)
             state["pool"].start()
-        yield
-        if state["pool"] is not None:
-            state["pool"].stop()
+        try:
+            yield
+        finally:
+            if state["pool"] is not None:
+                state["pool"].stop()
+            # never leave a model half-loaded in a thread at exit (C++ threads abort the process)
+            warm.join(300)
 
     app = FastAPI(title="affectkit", version=__version__, lifespan=lifespan,
                   description="Multimodal emotion and sentiment analysis as a service: upload media, "

@@ -252,13 +252,15 @@ class WorkerPool:
             return sum(p.is_alive() for _, p in self._procs.values())
         return sum(t.is_alive() for t in self._threads)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 300.0) -> None:
+        """Stop taking jobs; worker processes get SIGTERM (a job cut short is re-queued at the
+        next start), worker threads finish the file they are on (bounded by ``timeout``)."""
         self._stop.set()
         for _, p in self._procs.values():
             p.terminate()
         deadline = time.time() + timeout
         for _, p in self._procs.values():
-            p.join(max(0.1, deadline - time.time()))
+            p.join(max(0.1, min(10.0, deadline - time.time())))
             if p.is_alive():
                 p.kill()
         for t in self._threads:
