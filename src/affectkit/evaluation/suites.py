@@ -198,10 +198,10 @@ def _cfg_sig(cfg: ExperimentConfig) -> str:
 def _fmt(agg: dict, metric: str) -> str:
     if agg.get("mean") is None:
         return "–"
-    pct = metric not in ("mae", "corr") and not metric.startswith("ccc")
-    scale = 100.0 if pct else 1.0
+    raw = metric.startswith(("mae", "corr", "ccc"))  # regression scores: not percentages
+    scale = 1.0 if raw else 100.0
     one = agg.get("n", 0) <= 1  # a single run has no spread to show
-    if metric in ("mae", "corr"):
+    if raw:
         return f"{agg['mean']:.3f}" + ("" if one else f" ± {agg['sd']:.3f}")
     return f"{agg['mean'] * scale:.1f}" + ("" if one else f" ± {agg['sd'] * scale:.1f}")
 

@@ -22,6 +22,7 @@ import numpy as np
 from affectkit.errors import ConfigError, FeatureError
 from affectkit.features.base import EXTRACTORS, VisionExtractor
 from affectkit.features.vision.detect import Face, FaceApiDetector, aligned_crop, to_rgb8
+from affectkit.features.vision.faces import frame_rows, pool_face_rows
 
 EXPRESSIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 EMB_DIM = 256
@@ -113,32 +114,9 @@ class FaceApiBase(VisionExtractor):
 
     def frame_features(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """(T, 264) rows [face_found, 7 probabilities, 256 embedding] (zeros without a face)."""
-        rows: list[np.ndarray] = []
-        batch: list[np.ndarray] = []
-        slots: list[int] = []
+        return frame_rows(self.face_crops(frames), classify, len(EXPRESSIONS), EMB_DIM,
+                          self.batch_size, self.name)
 
-        def flush() -> None:
-            if batch:
-                p, e = classify(np.stack(batch))
-                for slot, pi, ei in zip(slots, p, e):
-                    rows[slot][1:8] = pi
-                    rows[slot][8:] = ei
-                batch.clear()
-                slots.clear()
-
-        for crop in self.face_crops(frames):
-            row = np.zeros(1 + len(EXPRESSIONS) + EMB_DIM, dtype=np.float32)
-            rows.append(row)
-            if crop is not None:
-                row[0] = 1.0
-                batch.append(crop)
-                slots.append(len(rows) - 1)
-                if len(batch) >= self.batch_size:
-                    flush()
-        flush()
-        if not rows:
-            raise FeatureError(f"{self.name}: no frames")
-        return np.stack(rows)
 
 
 def _frame_names() -> list[str]:
@@ -189,10 +167,6 @@ class FaceApi(FaceApiBase):
 
     def _compute_frames(self, frames: Iterable[np.ndarray], where: str) -> np.ndarray:
         f = self.frame_features(frames)
-        found = f[:, 0] > 0
-        if not found.any():
-            raise FeatureError(f"{where}: no face found in {len(f)} sampled frame(s) "
-                               f"(fps={self.fps}, detector={self.detector}); vision.faceapi "
-                               "needs a visible face at least ~40 px tall")
-        x = f[found, 1:]
-        return np.concatenate([x.mean(0), x.std(0), x.max(0), [found.mean()]])
+        return pool_face_rows(f, f"{where}: no face found in {len(f)} sampled frame(s) "
+                              f"(fps={self.fps}, detector={self.detector}); vision.faceapi "
+                              "needs a visible face at least ~40 px tall")

@@ -122,3 +122,48 @@ def crop(gray: np.ndarray, box: Box, *, margin: float = 0.1, size: int = 64) -> 
     src = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray
     patch = src[y0 + pad: y0 + pad + side, x0 + pad: x0 + pad + side]
     return cv2.resize(patch, (size, size))
+
+
+def frame_rows(crops, classify, n_classes: int, emb_dim: int, batch_size: int,
+               name: str) -> np.ndarray:
+    """(T, 1 + n_classes + emb_dim) rows [face_found, probabilities, embedding] for face crops
+    (``None`` where no face), classified in batches of ``batch_size`` by
+    ``classify(batch) -> (probs, embeddings)``; zeros where there is no face. Shared by the
+    FER and face-api frame extractors."""
+    rows: list[np.ndarray] = []
+    batch: list[np.ndarray] = []
+    slots: list[int] = []
+
+    def flush() -> None:
+        if batch:
+            p, e = classify(np.stack(batch))
+            for slot, pi, ei in zip(slots, p, e):
+                rows[slot][1:1 + n_classes] = pi
+                rows[slot][1 + n_classes:] = ei
+            batch.clear()
+            slots.clear()
+
+    for face in crops:
+        row = np.zeros(1 + n_classes + emb_dim, dtype=np.float32)
+        rows.append(row)
+        if face is not None:
+            row[0] = 1.0
+            batch.append(face)
+            slots.append(len(rows) - 1)
+            if len(batch) >= batch_size:
+                flush()
+    flush()
+    if not rows:
+        raise FeatureError(f"{name}: no frames")
+    return np.stack(rows)
+
+
+def pool_face_rows(f: np.ndarray, no_face: str) -> np.ndarray:
+    """Utterance vector from frame rows: mean, sd and max over the frames with a face of
+    [probabilities, embedding], then the share of frames with a face. ``no_face``: the error
+    message when no frame has one."""
+    found = f[:, 0] > 0
+    if not found.any():
+        raise FeatureError(no_face)
+    x = f[found, 1:]
+    return np.concatenate([x.mean(0), x.std(0), x.max(0), [found.mean()]])

@@ -41,7 +41,7 @@ import numpy as np
 
 from affectkit.errors import ConfigError, FeatureError
 from affectkit.features.base import EXTRACTORS, VisionExtractor
-from affectkit.features.vision.faces import FaceDetector, crop, to_gray
+from affectkit.features.vision.faces import FaceDetector, crop, frame_rows, pool_face_rows, to_gray
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 EMB_DIM = 128
@@ -281,32 +281,9 @@ class _FerBase(VisionExtractor):
 
     def frame_features(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """(T, 136) rows [face_found, 7 probabilities, 128 embedding] (zeros without a face)."""
-        rows: list[np.ndarray] = []
-        batch: list[np.ndarray] = []
-        slots: list[int] = []
+        return frame_rows(self.face_crops(frames), classify, len(CLASSES), EMB_DIM,
+                          self.batch_size, self.name)
 
-        def flush() -> None:
-            if batch:
-                p, e = classify(np.stack(batch))
-                for slot, pi, ei in zip(slots, p, e):
-                    rows[slot][1:8] = pi
-                    rows[slot][8:] = ei
-                batch.clear()
-                slots.clear()
-
-        for face in self.face_crops(frames):
-            row = np.zeros(1 + len(CLASSES) + EMB_DIM, dtype=np.float32)
-            rows.append(row)
-            if face is not None:
-                row[0] = 1.0
-                batch.append(face)
-                slots.append(len(rows) - 1)
-                if len(batch) >= self.batch_size:
-                    flush()
-        flush()
-        if not rows:
-            raise FeatureError(f"{self.name}: no frames")
-        return np.stack(rows)
 
 
 def _frame_names() -> list[str]:
@@ -357,9 +334,5 @@ class Fer(_FerBase):
 
     def _compute_frames(self, frames: Iterable[np.ndarray], where: str) -> np.ndarray:
         f = self.frame_features(frames)
-        found = f[:, 0] > 0
-        if not found.any():
-            raise FeatureError(f"{where}: no face found in {len(f)} sampled frame(s) "
-                               f"(fps={self.fps}); vision.fer needs a visible frontal face")
-        x = f[found, 1:]
-        return np.concatenate([x.mean(0), x.std(0), x.max(0), [found.mean()]])
+        return pool_face_rows(f, f"{where}: no face found in {len(f)} sampled frame(s) "
+                              f"(fps={self.fps}); vision.fer needs a visible frontal face")
