@@ -5,7 +5,10 @@ File names encode everything: ``MM-VV-EE-II-SS-RR-AA.ext`` = modality (01 full-A
 statement (01 "Kids are talking by the door", 02 "Dogs are sitting by the door"), repetition,
 actor (odd male, even female). Any of the release archives (``Audio_Speech_Actors_01-24``,
 ``Audio_Song_Actors_01-24``, ``Video_Speech_Actor_XX``, ``Video_Song_Actor_XX``) may be placed
-under the root, in any audio format.
+under the root, in any audio format; the shared copy's layout is ``Actor_01..24/*.opus``.
+
+Splits: no official split; the suites use actor-disjoint folds (speaker_kfold over the 24
+actors), asserted speaker independent.
 """
 
 from __future__ import annotations
