@@ -112,8 +112,25 @@ def _windows(text: str, n: int = MINILM_WINDOW_WORDS) -> list[str]:
     return [" ".join(words[i:i + n]) for i in range(0, len(words), n)] or [text]
 
 
+_EMBED_MEMO: dict = {}
+
+
 def embed(encoder: str, texts: list[str]) -> np.ndarray:
-    """Utterance vectors; MiniLM texts longer than a window are windowed and averaged."""
+    """Utterance vectors; MiniLM texts longer than a window are windowed and averaged.
+
+    The last two results are memoised by (encoder, texts), so the emotion heads and the
+    sentiment head share one encoder pass over the same utterances."""
+    key = (encoder, tuple(texts))
+    if key in _EMBED_MEMO:
+        return _EMBED_MEMO[key].copy()
+    out = _embed(encoder, texts)
+    if len(_EMBED_MEMO) >= 2:
+        _EMBED_MEMO.pop(next(iter(_EMBED_MEMO)))
+    _EMBED_MEMO[key] = out
+    return out
+
+
+def _embed(encoder: str, texts: list[str]) -> np.ndarray:
     from affectkit.features import get_extractor
 
     if encoder == "text.e5":
