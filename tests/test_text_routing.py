@@ -22,6 +22,21 @@ def test_detect_language_clear_cases_and_no_letters(detector):
         detect_language("hi", "nope")
 
 
+def test_fast_langid_equals_langid_classify():
+    """The sparse scorer is langid's model: same language and confidence as ``classify``."""
+    pytest.importorskip("langid")
+    from affectkit.analysis.language import FastLangid, _langid
+
+    fast, dense = FastLangid(), _langid()
+    texts = ["Ich bin heute so glücklich, weil die Sonne scheint.", "ok", "Oh my God!",
+             "Je ne sais pas ce que tu veux dire.", "这是一个句子。", "¿Qué pasa contigo?",
+             "mitä kuuluu", "Hmm.", "a " * 400, "x"]
+    for t in texts:
+        (la, pa), (lb, pb) = dense.classify(t), fast.classify(t)
+        assert la == lb, t
+        assert abs(pa - pb) < 1e-9, t
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """Both heads with random weights: routing and records, not accuracy, are tested here."""

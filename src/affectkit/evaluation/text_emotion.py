@@ -92,14 +92,22 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
     return report
 
 
-def bench_speed(n: int = 1000) -> dict:
+def bench_speed(n: int = 1000, *, agreement: bool = True) -> dict:
     """Sentences/s of the routed model (language detection + encoder + head) beside the bare
-    MiniLM encoder and the bare detector, on the same ``n`` MELD test sentences, same run."""
+    MiniLM encoder and the bare detectors, on the same ``n`` MELD test sentences, same run.
+
+    Before/after in one run: ``langid.classify`` (dense, as shipped before) against
+    :class:`affectkit.analysis.language.FastLangid` (the same model scored sparsely), the
+    routed model with each, and the text-only analyzer (emotion + sentiment heads + fusion).
+    ``agreement``: the two detectors' language and confidence on the held-out language-id sets
+    (:func:`affectkit.analysis.language.held_out_sets`) and the routing of the MELD lines."""
     import time
+    from unittest import mock
 
     import torch
 
-    from affectkit.analysis.language import detect_language
+    from affectkit.analysis import language as L
+    from affectkit.analysis.pipeline import Analyzer
     from affectkit.data import load_corpus
     from affectkit.features import get_extractor
 
@@ -107,24 +115,61 @@ def bench_speed(n: int = 1000) -> dict:
     texts = [u.text for u in load_corpus("meld").utterances if u.split == "test"][:n]
     model = TextEmotionModel()
     ext = get_extractor("text.minilm")
-    model.predict(texts[:16])  # warm up: model loads
+    analyzer = Analyzer(modalities=["text"])
+    dense, fast = L._langid(), L._fast_langid()
+    # warm up: both heads (e5 included), both detectors, the analyzer's sentiment head
+    model.predict(texts[:16])
+    model.predict(["Das ist ein ganz normaler deutscher Satz."] * 2)
+    analyzer.analyze_text(texts[:16])
     ext.process_texts(texts[:16])
-    out = {"n": len(texts), "torch_threads": 1}
-    t = time.perf_counter()
-    ext.process_texts(texts)
-    out["bare_minilm_per_s"] = len(texts) / (time.perf_counter() - t)
-    t = time.perf_counter()
-    for x in texts:
-        detect_language(x)
-    out["language_detection_per_s"] = len(texts) / (time.perf_counter() - t)
-    t = time.perf_counter()
+    dense.classify("warm up")
+
+    def rate(fn) -> float:
+        _EMBED_MEMO_CLEAR()
+        t = time.perf_counter()
+        fn()
+        return len(texts) / (time.perf_counter() - t)
+
+    out: dict = {"n": len(texts), "torch_threads": 1}
+    out["bare_minilm_per_s"] = rate(lambda: ext.process_texts(texts))
+    out["langid_dense_per_s"] = rate(lambda: [dense.classify(x) for x in texts])
+    out["langid_fast_per_s"] = rate(lambda: [fast.classify(x) for x in texts])
+    with mock.patch.object(L, "_fast_langid", lambda: dense):
+        out["routed_model_dense_langid_per_s"] = rate(lambda: model.predict(texts))
+        recs_dense = model.predict(texts)
+    out["routed_model_per_s"] = rate(lambda: model.predict(texts))
     recs = model.predict(texts)
-    out["routed_model_per_s"] = len(texts) / (time.perf_counter() - t)
-    t = time.perf_counter()
-    model.predict(texts, ["en"] * len(texts), lang_source="given")
-    out["routed_model_language_given_per_s"] = len(texts) / (time.perf_counter() - t)
+    out["routed_model_language_given_per_s"] = rate(
+        lambda: model.predict(texts, ["en"] * len(texts), lang_source="given"))
+    out["analyzer_text_only_per_s"] = rate(lambda: analyzer.analyze_text(texts))
+    out["bare_minilm_again_per_s"] = rate(lambda: ext.process_texts(texts))
     out["heads_used"] = {h: sum(r["head"] == h for r in recs) for h in HEADS}
+    out["routing_agreement_meld"] = {
+        "same_head": sum(a["head"] == b["head"] for a, b in zip(recs, recs_dense)) / len(recs),
+        "same_lang": sum(a["lang"] == b["lang"] for a, b in zip(recs, recs_dense)) / len(recs)}
+    if agreement:
+        sets = L.held_out_sets(200)
+        sets["meld-en-1000"] = [(t, "en") for t in texts]
+        rows = {}
+        for name, items in sets.items():
+            a = [dense.classify(t) for t, _ in items if L._LETTER.search(t)]
+            b = [fast.classify(t) for t, _ in items if L._LETTER.search(t)]
+            rows[name] = {"n": len(a), "same_lang": sum(x[0] == y[0] for x, y in zip(a, b)),
+                          "max_abs_conf_diff": max((abs(x[1] - y[1]) for x, y in zip(a, b)),
+                                                   default=0.0)}
+        out["fast_langid_agreement"] = {
+            "texts": sum(r["n"] for r in rows.values()),
+            "same_lang": sum(r["same_lang"] for r in rows.values()),
+            "max_abs_conf_diff": max(r["max_abs_conf_diff"] for r in rows.values()),
+            "per_set": rows}
     return out
+
+
+def _EMBED_MEMO_CLEAR() -> None:
+    """Timed passes must encode: drop the memoised embeddings of the previous pass."""
+    from affectkit.analysis import text_emotion as te
+
+    te._EMBED_MEMO.clear()
 
 
 def eec_bias(folder: str | Path = WEIGHTS) -> dict:
