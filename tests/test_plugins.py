@@ -3,6 +3,8 @@ counterfactual subtraction on a toy model with a known bias, SuCI and first-orde
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -238,7 +240,7 @@ def test_suci_adjustment_is_prior_weighted_and_centred():
     torch.testing.assert_close(adj, want.expand(4, 3))
 
 
-def test_suci_builds_dictionary_from_speakers_through_the_trainer(monkeypatch):
+def test_suci_builds_dictionary_from_speakers_through_the_trainer():
     from affectkit.config import TrainerConfig
     from affectkit.data.batch import Batch
     from affectkit.training import Trainer
@@ -247,12 +249,12 @@ def test_suci_builds_dictionary_from_speakers_through_the_trainer(monkeypatch):
 
     T = Modality.TEXT
     g = torch.Generator().manual_seed(0)
-    spk = {f"c/{i}": f"s{i % 3}" for i in range(48)}
-    monkeypatch.setattr(S, "speakers_of", lambda ids: {i: spk.get(i, S.UNKNOWN) for i in ids})
+    ids = [f"c/{i}" for i in range(48)]
+    spk = [f"s{i % 3}" for i in range(48)]  # speakers travel on the Batch
     x = torch.randn(48, 6, generator=g) + torch.tensor([float(i % 3) for i in range(48)])[:, None]
     y = x[:, 0].clamp(-3, 3)
-    train = Batch({T: x[:36]}, y[:36], list(spk)[:36])
-    valid = Batch({T: x[36:]}, y[36:], list(spk)[36:])
+    train = Batch({T: x[:36]}, y[:36], ids[:36], speakers=spk[:36])
+    valid = Batch({T: x[36:]}, y[36:], ids[36:], speakers=spk[36:])
     strat = S.SuCI(hidden=4)
     model = _suci_model()
     cfg = TrainerConfig(epochs=3, batch_size=8, progress=False, threads=1, patience=0)
@@ -262,6 +264,133 @@ def test_suci_builds_dictionary_from_speakers_through_the_trainer(monkeypatch):
     want = protos - protos.mean(0, keepdim=True)  # equal subject counts → uniform prior
     torch.testing.assert_close(model.suci.z_text, want, atol=1e-5, rtol=1e-5)
     assert any(p.abs().sum() > 0 for p in model.suci.o.parameters())  # W_o was trained
+
+
+def test_suci_without_speakers_is_one_subject_and_warns():
+    from affectkit.config import TrainerConfig
+    from affectkit.data.batch import Batch
+    from affectkit.training import Trainer
+    from affectkit.training.strategies import suci as S
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    x = torch.randn(24, 6, generator=torch.Generator().manual_seed(1))
+    train = Batch({T: x[:16]}, x[:16, 0], [f"c/{i}" for i in range(16)])  # no speakers
+    valid = Batch({T: x[16:]}, x[16:, 0], [f"c/{i}" for i in range(16, 24)])
+    strat = S.SuCI(hidden=4)
+    cfg = TrainerConfig(epochs=2, batch_size=8, progress=False, threads=1, patience=0)
+    with pytest.warns(UserWarning, match="one subject"):
+        Trainer(_suci_model(), make_task("sentiment"), cfg, seed=0, strategy=strat).fit(train, valid)
+    assert strat.n_subjects == 1
+
+
+def test_batch_speakers_follow_rows_and_collate():
+    from affectkit.data.batch import Batch, collate
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    feats = {T: {f"c/{i}": np.full(3, i, np.float32) for i in range(5)}}
+    ids = ["c/3", "c/0", "c/4"]
+    b = collate(ids, feats, {T: "vector"}, np.zeros(3), speakers={"c/3": "A", "c/0": None,
+                                                                   "c/4": "B", "c/1": "Z"})
+    assert b.speakers == ["A", None, "B"]
+    sub = b.take([2, 0])
+    assert sub.speakers == ["B", "A"] and sub.ids == ["c/4", "c/3"]
+    assert b.replace(target=torch.ones(3)).speakers == ["A", None, "B"]
+    # backward compatible: no speakers given → None, and positional construction still works
+    assert collate(ids, feats, {T: "vector"}, np.zeros(3)).speakers is None
+    assert Batch({T: torch.zeros(2, 3)}, torch.zeros(2), ["a", "b"]).speakers is None
+    with pytest.raises(ValueError, match="speakers"):
+        Batch({T: torch.zeros(2, 3)}, torch.zeros(2), ["a", "b"], speakers=["x"])
+
+
+# --- SuCI run folders: speakers from the corpus, reload through `affect evaluate` -------------
+
+def _png(path, value: int, subject: int, emotion: int) -> None:
+    import cv2
+
+    rng = np.random.default_rng(value)
+    img = (rng.random((48, 48)) * 255).astype(np.uint8)
+    img[:8] = 40 * subject  # a per-subject mark (the shortcut SuCI is about)
+    img[8:12] = np.clip(img[8:12].astype(int) // 4 + 60 * emotion, 0, 255)  # a weak label cue
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+
+
+@pytest.fixture
+def suci_run(tmp_path, monkeypatch):
+    """An MLP + SuCI run on a tiny CK+-48 tree (6 subjects S100..S105, 3 emotions)."""
+    from affectkit.config import load_config
+    from affectkit.experiment import run_experiment
+
+    monkeypatch.setenv("AFFECTKIT_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "ckplus48"
+    for s in range(6):
+        for q, emo in enumerate(("happy", "sadness", "surprise"), start=1):
+            for frame in (1, 2, 3):
+                _png(root / emo / f"S{100 + s:03d}_{q:03d}_{frame:08d}.png",
+                     s + 6 * (3 * q + frame), s, q)
+    cfg_file = tmp_path / "suci.yaml"
+    cfg_file.write_text(
+        f"name: suci-mlp\nstore: {tmp_path / 'store'}\n"
+        f"data: {{corpus: ckplus, root: {root}, split: kfold, folds: 3, label: emotion}}\n"
+        "features: {vision: vision.gray48}\n"
+        "model: {name: mlp, args: {hidden: 16}}\n"
+        "task: {kind: emotion}\ntrainer: {epochs: 5, batch_size: 8, lr: 0.003, patience: 0, "
+        "progress: false, strategy: suci, strategy_args: {hidden: 8}}\n")
+    cfg = load_config(cfg_file)
+    run_experiment(cfg, run_root=tmp_path / "runs", progress=False, folds=None)
+    return cfg, sorted((tmp_path / "runs" / "seed0").iterdir())
+
+
+def test_prepared_batch_carries_corpus_speakers(suci_run):
+    from affectkit.experiment import load_run
+
+    _, runs = suci_run
+    lr = load_run(runs[0])
+    b = lr.batch("train")
+    want = {i: lr.prep.data.by_id()[i].speaker for i in b.ids}
+    assert b.speakers == [want[i] for i in b.ids]
+    assert len(set(b.speakers)) >= 2 and all(s.startswith("ckplus/") for s in b.speakers)
+
+
+def test_suci_run_reloads_through_evaluate_with_identical_metrics(suci_run):
+    from affectkit.experiment import evaluate_run, load_run
+    from affectkit.training.checkpoint import RunDir
+
+    _, runs = suci_run
+    for run_dir in runs:
+        saved = json.loads((run_dir / "test_metrics.json").read_text())["test"]
+        tensors, meta = RunDir(run_dir).strategy_tensors()
+        assert meta["strategy"]["name"] == "suci"
+        assert tensors["prior"].numel() == len(meta["subjects"]) >= 2
+        ev = evaluate_run(run_dir, "test")
+        for k in ("ua", "wa", "macro_f1"):
+            assert ev[k] == pytest.approx(saved[k], abs=1e-9), (run_dir.name, k)
+    # the adjustment is really on in a reloaded model whose W_o was trained (best epoch ≥ 1):
+    # switching it off changes the outputs
+    trained = [r for r in runs if json.loads((r / "metrics.json").read_text())["best_epoch"] >= 1]
+    assert trained, "no fold selected an epoch with the adjustment on"
+    lr = load_run(trained[0])
+    model = lr.trainer.model
+    assert any(p.abs().sum() > 0 for p in model.suci.o.parameters())
+    assert bool(model.suci.active)
+    batch = lr.batch("test")
+    with torch.no_grad():
+        on = model(batch.inputs)["logits"].clone()
+        model.suci.active.fill_(False)
+        off = model(batch.inputs)["logits"]
+    assert not torch.allclose(on, off)
+
+
+def test_suci_run_without_saved_dictionary_is_a_clear_error(suci_run):
+    from affectkit.errors import ConfigError
+    from affectkit.experiment import evaluate_run
+
+    _, runs = suci_run
+    (runs[0] / "strategy.safetensors").unlink()
+    with pytest.raises(ConfigError, match="strategy.safetensors"):
+        evaluate_run(runs[0], "test")
 
 
 # --- MetaSER: first-order MAML on a toy regression --------------------------------------------

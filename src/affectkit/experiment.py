@@ -158,8 +158,10 @@ class Prepared:
                            pad_value=task.pad_value,
                            speakers={i: by_id[i].speaker for g in groups for i in g},
                            speaker_slots=self.cfg.data.speaker_slots)
+        by_id = self.data.by_id()
         return collate(ids, self.feats, self.kinds, self.data.target_array(ids, task.kind),
-                       max_tokens=self.cfg.data.max_tokens)
+                       max_tokens=self.cfg.data.max_tokens,
+                       speakers={i: by_id[i].speaker for i in ids})
 
 
 def _input_dim(values: dict[str, Any], kind: str) -> int:

@@ -42,6 +42,9 @@ class Batch:
         masks: per modality (N, L) attention masks (tokens) or presence masks.
         target_lengths: (N,) valid target positions per row (dialogue unit), else ``None``.
         item_ids: per row, the utterance ids it holds (dialogue unit), else ``None``.
+        speakers: per row, the speaker (subject) id of the utterance, ``None`` where the corpus
+            names none (utterance unit, when the caller knows speakers), else ``None``.
+            Subject-aware strategies (``suci``) read it; models never do.
     """
 
     inputs: dict[Modality, torch.Tensor]
@@ -51,9 +54,12 @@ class Batch:
     masks: dict[Modality, torch.Tensor] = field(default_factory=dict)
     target_lengths: torch.Tensor | None = None
     item_ids: list[list[str]] | None = None
+    speakers: list[str | None] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
+        if self.speakers is not None and len(self.speakers) != n:
+            raise ValueError(f"Batch.speakers has {len(self.speakers)} rows, ids has {n}")
         for name, d in (("inputs", self.inputs), ("lengths", self.lengths), ("masks", self.masks)):
             for m, t in d.items():
                 if len(t) != n:
@@ -68,7 +74,8 @@ class Batch:
         """A copy with some fields changed (inputs/lengths/masks dicts are not shared)."""
         kw = {"inputs": dict(self.inputs), "target": self.target, "ids": self.ids,
               "lengths": dict(self.lengths), "masks": dict(self.masks),
-              "target_lengths": self.target_lengths, "item_ids": self.item_ids}
+              "target_lengths": self.target_lengths, "item_ids": self.item_ids,
+              "speakers": self.speakers}
         kw.update(changes)
         return Batch(**kw)
 
@@ -92,9 +99,11 @@ class Batch:
                     inputs[m], masks[m] = inputs[m][:, :n], mk[:, :n]
             if tl is not None and len(tl):
                 target = target[:, :max(1, int(tl.max()))]
-        items = [self.item_ids[i] for i in idx_t.tolist()] if self.item_ids is not None else None
-        return Batch(inputs, target, [self.ids[i] for i in idx_t.tolist()], lengths, masks,
-                     tl, items)
+        rows = idx_t.tolist()
+        items = [self.item_ids[i] for i in rows] if self.item_ids is not None else None
+        spk = [self.speakers[i] for i in rows] if self.speakers is not None else None
+        return Batch(inputs, target, [self.ids[i] for i in rows], lengths, masks, tl, items,
+                     spk)
 
     def vectors(self) -> np.ndarray:
         """All vector inputs concatenated (modality order), for scikit-learn models. (N, ΣD)"""
@@ -167,9 +176,12 @@ def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: di
         y: targets: one row per utterance id (utterance unit), or, for the dialogue unit, one
             row per utterance of ``groups`` flattened in order.
         groups: dialogue unit only: the utterance ids of each dialogue, in order.
-        speakers, speaker_slots: dialogue unit only: utterance id → speaker; with
-            ``speaker_slots`` k > 0 every utterance vector gets a one-hot (k,) of its speaker's
-            slot (order of first appearance in the dialogue; further speakers share slot k).
+        speakers: utterance id → speaker (``None``: unknown). Utterance unit: fills
+            :attr:`Batch.speakers` (left ``None`` when not given). Dialogue unit: read for
+            ``speaker_slots``.
+        speaker_slots: dialogue unit only: with k > 0 every utterance vector gets a one-hot (k,)
+            of its speaker's slot (order of first appearance in the dialogue; further speakers
+            share slot k).
     """
     if unit == "dialogue":
         return _collate_dialogues(ids, groups, feats, kinds, y, pad_value,
@@ -207,7 +219,9 @@ def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: di
             inputs[m], masks[m] = torch.from_numpy(x), torch.from_numpy(mk)
         else:
             raise ConfigError(f"unknown input kind {kind!r} for {m}")
-    return Batch(inputs, torch.from_numpy(np.asarray(y)), list(ids), lengths, masks)
+    spk = [speakers.get(i) for i in ids] if speakers is not None else None
+    return Batch(inputs, torch.from_numpy(np.asarray(y)), list(ids), lengths, masks,
+                 speakers=spk)
 
 
 def speaker_onehots(group: Sequence[str], speakers: dict[str, str | None], k: int) -> np.ndarray:

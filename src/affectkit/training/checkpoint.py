@@ -10,6 +10,9 @@ build`` exports one per shipped model) holds::
     model.safetensors    best weights (trainable tensors + buffers)
     task.json            task state (labels, thresholds, class weights)
     metrics.json         validation history and the selected epoch
+    strategy.safetensors a training strategy's inference-time state that is not a model weight
+                         (SuCI's subject dictionary); written by the strategy, restored by its
+                         ``on_load`` hook in :meth:`RunDir.load_model`
     last.safetensors/.json   resumable state of an unfinished run
     data.json            the fold's ids, labels, data and feature signatures (training runs)
     test_metrics.json    the fold's test metrics (training runs)
@@ -158,6 +161,22 @@ class RunDir:
         self.mkdir()
         save_tensors(tensors, self.path / "model.safetensors", meta)
 
+    def save_strategy(self, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+        """A strategy's inference-time tensors (``strategy.safetensors``)."""
+        self.mkdir()
+        save_tensors(tensors, self.path / "strategy.safetensors", meta)
+
+    def strategy_tensors(self) -> tuple[dict[str, torch.Tensor], dict] | None:
+        """(tensors, metadata) of ``strategy.safetensors``, ``None`` when the run has none."""
+        from safetensors import safe_open
+
+        path = self.path / "strategy.safetensors"
+        if not path.exists():
+            return None
+        with safe_open(str(path), framework="pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+            return {k: f.get_tensor(k) for k in f.keys()}, meta
+
     # -- reading ------------------------------------------------------------------------------
     def read(self, name: str) -> Any:
         self.require(name)
@@ -216,6 +235,10 @@ class RunDir:
                               "estimator is not saved (no pickle) — refit it from the config")
         model = create_model(spec["name"], input_dims=spec["input_dims"],
                              n_outputs=spec.get("n_outputs") or task.n_outputs, **spec["args"])
+        if cfg.trainer.strategy:  # a strategy that adds inference-time parts re-attaches them
+            from affectkit.training.strategies import make_strategy
+
+            make_strategy(cfg.trainer.strategy, cfg.trainer.strategy_args).on_load(model, self)
         load_weights(model, self.path / "model.safetensors")
         model.eval()
         return model, task

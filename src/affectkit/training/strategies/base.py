@@ -10,6 +10,7 @@ from affectkit.data.batch import Batch
 from affectkit.registry import Registry
 
 if TYPE_CHECKING:
+    from affectkit.training.checkpoint import RunDir
     from affectkit.training.trainer import Trainer
 
 STRATEGIES: Registry[type] = Registry("strategy", "affectkit.training.strategies")
@@ -48,6 +49,12 @@ class Strategy:
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, valid_metrics: dict) -> None:
         """Called after validation of each epoch."""
+
+    def on_load(self, model: torch.nn.Module, run: RunDir) -> None:
+        """Called by :meth:`RunDir.load_model` on a freshly built model, before the run's
+        weights are loaded: re-attach modules this strategy added to the model (their weights
+        are in ``model.safetensors``) and restore state the strategy saved beside them
+        (``run.strategy_tensors()``). Default: nothing (the strategy only shaped training)."""
 
     def state(self) -> dict:
         """JSON-able state saved with the run (resumable strategies)."""

@@ -28,15 +28,16 @@ Deviations from the paper, deliberate:
    zero with a single subject — SuCI then *is* the plain model (unit-tested).
 3. ``W_o`` starts at zero, so training starts from the plain model.
 
-Subjects come from the speaker ids of the training utterances. A :class:`Batch` carries only
-utterance ids, so the strategy looks the speakers up by loading the corpus named by the id
-prefix (``<corpus>/<local id>``); items whose speaker is unknown share one "unknown" subject.
-(The clean fix is a ``speakers`` field on ``Batch``, filled by ``Prepared.batch`` — a lead
-change.) A run folder trained with SuCI stores the module's weights (``suci.*``) in its
-checkpoint but not the dictionary (rebuilt from the data); reloading such a run through
-``RunDir.load_model`` needs a strategy hook there (attach, then rebuild the dictionary from
-the training split) — a lead change. The scores a training run writes itself are made in
-process, with the adjustment on.
+Subjects come from :attr:`Batch.speakers` (the corpus's speaker ids, filled by
+``Prepared.batch``); items whose speaker is unknown share one "unknown" subject, and a batch
+without speakers (built by hand) makes every item that subject — with one subject SuCI is the
+plain model, and the strategy warns.
+
+Reloading: the module's weights (``suci.*``) go into ``model.safetensors`` with the model's;
+the frozen dictionary (prototypes and prior) is written once, when it is built, to the run
+folder's ``strategy.safetensors``. :meth:`RunDir.load_model` calls :meth:`SuCI.on_load`, which
+attaches the module and restores that dictionary before the weights are loaded, so
+``affect evaluate`` on a SuCI run folder scores exactly what the training run scored.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import torch
 from torch import nn
 
 from affectkit.data.batch import Batch
+from affectkit.errors import ConfigError
 from affectkit.training.strategies.base import STRATEGIES, Strategy
 from affectkit.types import Modality
 
@@ -88,6 +90,27 @@ class SubjectIntervention(nn.Module):
         self.prior = prior
         self.active = torch.ones((), dtype=torch.bool)
 
+    def dictionary(self) -> dict[str, torch.Tensor]:
+        """The frozen dictionary as named tensors (centred prototypes per modality, prior)."""
+        out = {f"z_{m.value}": getattr(self, f"z_{m.value}") for m in self.mods}
+        return out | {"prior": self.prior}
+
+    def load_dictionary(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`dictionary` exactly (no re-centring) and switch the adjustment on."""
+        need = [f"z_{m.value}" for m in self.mods] + ["prior"]
+        missing = [k for k in need if k not in tensors]
+        if missing:
+            raise ConfigError(f"suci: the saved dictionary lacks {missing}; it was written for "
+                              "other input modalities — retrain the run")
+        for m in self.mods:
+            z = tensors[f"z_{m.value}"].float()
+            if z.shape[-1] != getattr(self, f"z_{m.value}").shape[-1]:
+                raise ConfigError(f"suci: saved {m} prototypes are {z.shape[-1]}-d, the model's "
+                                  f"input is {getattr(self, f'z_{m.value}').shape[-1]}-d")
+            setattr(self, f"z_{m.value}", z)
+        self.prior = tensors["prior"].float()
+        self.active = torch.ones((), dtype=torch.bool)
+
     def adjustment(self, m: Modality, pooled: torch.Tensor) -> torch.Tensor:
         """``W_o Σ_k α_k(x) P(z_k) z̃_k`` for pooled inputs (B, D) → (B, D)."""
         z = getattr(self, f"z_{m.value}")
@@ -117,23 +140,11 @@ def _pool(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     return (x.float() * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
 
 
-def speakers_of(ids: list[str]) -> dict[str, str]:
-    """Speaker of each utterance id, looked up in the corpus named by the id prefix (ids of
-    unknown corpora or without a speaker map to ``UNKNOWN``)."""
-    from affectkit.data.base import CORPORA, load_corpus
-
-    out: dict[str, str] = {}
-    for corpus in sorted({i.split("/", 1)[0] for i in ids}):
-        if corpus not in CORPORA.names():
-            continue
-        try:
-            utts = load_corpus(corpus).utterances
-        except Exception as e:  # noqa: BLE001 — a missing copy means "speakers unknown"
-            warnings.warn(f"suci: cannot load corpus {corpus!r} for speaker ids ({e}); its items "
-                          "share one subject", stacklevel=2)
-            continue
-        out.update({u.id: u.speaker for u in utts if u.speaker})
-    return {i: out.get(i, UNKNOWN) for i in ids}
+def subjects_of(batch: Batch) -> list[str]:
+    """The subject of each row: :attr:`Batch.speakers`, ``UNKNOWN`` where it is missing."""
+    if batch.speakers is None:
+        return [UNKNOWN] * len(batch)
+    return [s or UNKNOWN for s in batch.speakers]
 
 
 @STRATEGIES.register("suci")
@@ -151,7 +162,6 @@ class SuCI(Strategy):
         self.hidden = int(hidden)
         self.lr_scale = float(lr_scale)
         self.module: SubjectIntervention | None = None
-        self._speakers: dict[str, str] = {}
         self._sums: dict[str, dict[Modality, torch.Tensor]] = {}
         self._counts: dict[str, int] = {}
         self.n_subjects = 0
@@ -180,17 +190,45 @@ class SuCI(Strategy):
         params = [p for n, p in mod.named_parameters() if n.startswith(("q.", "k.", "o."))]
         return groups + [{"params": params, "lr": lr, "weight_decay": trainer.cfg.weight_decay}]
 
+    def on_fit_start(self, trainer) -> None:
+        """On a resumed run, restore the dictionary the interrupted run built."""
+        run = trainer.run
+        if (self.module is None or run is None or not trainer.resume
+                or not run.exists("last.json")):
+            return
+        saved = run.strategy_tensors()
+        if saved is not None:
+            self.module.load_dictionary(saved[0])
+            self.n_subjects = int(saved[0]["prior"].numel())
+
+    def on_load(self, model: nn.Module, run) -> None:
+        """Reloading a run folder: attach the module (its weights are in ``model.safetensors``)
+        and restore the dictionary from ``strategy.safetensors``. A run without that file
+        must never have switched the adjustment on (``W_o`` still zero), else it is an error:
+        its scores cannot be reproduced."""
+        mod = self.attach(model)
+        saved = run.strategy_tensors()
+        if saved is not None:
+            mod.load_dictionary(saved[0])
+            self.n_subjects = int(saved[0]["prior"].numel())
+            return
+        from safetensors import safe_open
+
+        with safe_open(str(run.file("model.safetensors")), framework="pt") as f:
+            trained = any(f.get_tensor(k).abs().sum() > 0 for k in f.keys()
+                          if k.startswith("suci.o."))
+        if trained:
+            raise ConfigError(f"{run.path}: a SuCI run without strategy.safetensors (written "
+                              "before the dictionary was saved); its adjustment cannot be "
+                              "restored — retrain the run")
+
     # -- dictionary ------------------------------------------------------------------------------
     def transform_batch(self, trainer, batch: Batch) -> Batch:
         if self.module is None or bool(self.module.active):
             return batch
-        missing = [i for i in batch.ids if i not in self._speakers]
-        if missing:
-            self._speakers.update(speakers_of(missing))
         pooled = {m: _pool(x, batch.lengths.get(m)).detach() for m, x in batch.inputs.items()
                   if m in self.module.mods and torch.is_floating_point(x)}
-        for j, i in enumerate(batch.ids):
-            s = self._speakers[i]
+        for j, s in enumerate(subjects_of(batch)):
             acc = self._sums.setdefault(s, {})
             for m, v in pooled.items():
                 acc[m] = acc.get(m, 0) + v[j]
@@ -208,6 +246,10 @@ class SuCI(Strategy):
             return
         self.module.set_dictionary(protos, n)
         self.n_subjects = len(subjects)
+        dist = getattr(trainer, "dist", None)  # under torchrun only rank 0 writes the folder
+        if trainer.run is not None and getattr(dist, "is_main", True):
+            trainer.run.save_strategy(self.module.dictionary(),
+                                      {"strategy": self.state(), "subjects": subjects})
         if self.n_subjects == 1:
             warnings.warn("suci: one subject in the training data (speakers unknown?) — the "
                           "adjustment is zero and SuCI is the plain model", stacklevel=2)
