@@ -296,6 +296,7 @@ class Analyzer:
         present: list[list[str]] = []
         inputs: dict[str, list] = {m: [] for m in MODALITIES}
         index: dict[str, list[int]] = {m: [] for m in MODALITIES}
+        checks: list = [None] * len(segments)  # speech check of each audio slice (.speech_check)
         for i, s in enumerate(segments):
             here = []
             if s.text.strip():
@@ -303,21 +304,36 @@ class Analyzer:
                 if "text" in self.modalities:
                     inputs["text"].append(s.text.strip()); index["text"].append(i)
             if audio is not None:
+                from affectkit.analysis.speech_check import SpeechCheck, check_speech
+
                 x = audio[int(s.start * SR): int(np.ceil(s.end * SR))]
                 if x.size >= SR // 10 and _dbfs(x) > SILENCE_DBFS:
                     here.append("audio")
-                    if "audio" in self.modalities:
+                    checks[i] = check_speech(x, SR)
+                    # music, noise, tones: the voice abstains (no voice emotion for this slice)
+                    if "audio" in self.modalities and not checks[i].non_speech:
                         inputs["audio"].append(x); index["audio"].append(i)
+                else:
+                    checks[i] = SpeechCheck(0.0, _dbfs(x), "silence")
             if track is not None:
                 faces = track.window(s.start, s.end)
                 if len(faces):
                     here.append("vision")
                     inputs["vision"].append(faces); index["vision"].append(i)
             present.append(here)
-        if not any(index[m] for m in MODALITIES):
+        flagged = [c for c in checks if c is not None and c.kind == "non-speech"]
+        flagged = flagged if "audio" in self.modalities else []
+        if flagged:
+            from affectkit.analysis.speech_check import MIN_SPEECH_RATIO
+
+            res.warnings.append(
+                f"non-speech audio (music, noise or tones) in {len(flagged)} of {len(segments)} "
+                f"utterances (speech ratio < {MIN_SPEECH_RATIO:g}): the voice abstained there")
+        if not any(index[m] for m in MODALITIES) and not flagged:
             what = "speech, voice or face" if info.has_video else "speech or voice"
-            raise MediaError(f"{path}: nothing to analyse: no {what} found with modalities "
-                             f"{','.join(self.modalities)}")
+            silent = " (the audio is silent)" if audio is not None and not audible else ""
+            raise MediaError(f"{path}: nothing to analyse: no {what} found{silent} with "
+                             f"modalities {','.join(self.modalities)}")
         per: list[dict[str, ModalityOutput]] = [{} for _ in segments]
         for m in MODALITIES:
             if index[m]:
@@ -328,6 +344,9 @@ class Analyzer:
                             per[i], s.asr_confidence, s.language)
             for i, s in enumerate(segments)
         ]
+        for u, c in zip(res.utterances, checks):
+            if c is not None:
+                u.speech_ratio, u.non_speech = round(c.speech_ratio, 4), c.non_speech
         if self.speaker_faces and info.has_video and "vision" in self.modalities:
             from affectkit.features.vision.speaker import speaker_faces
 

@@ -40,6 +40,11 @@ class UtteranceResult:
     speaker_faces: object | None = None
     #: spoken language (ISO code from the ASR) or the text's detected language
     language: str | None = None
+    #: media with audio: share of the utterance's audio that Silero VAD marks as speech, and
+    #: whether the audio is not speech (silence, music, noise; the voice then abstains:
+    #: :mod:`affectkit.analysis.speech_check`); ``None`` without audio
+    speech_ratio: float | None = None
+    non_speech: bool | None = None
 
     @property
     def emotion(self) -> str | None:
@@ -57,6 +62,8 @@ class UtteranceResult:
             "polarity": polarity(self.fused.sentiment) if self.fused else None,
             "asr_confidence": _r(self.asr_confidence),
             "language": self.language,
+            "speech_ratio": _r(self.speech_ratio),
+            "non_speech": self.non_speech,
             "cause_utterances": ",".join(str(c["utterance"]) for c in self.reason["causes"])
             if self.reason else None,
             "cause_scores": ",".join(f"{c['score']:.3f}" for c in self.reason["causes"])
@@ -89,6 +96,8 @@ class UtteranceResult:
             "modalities_present": self.modalities_present,
             "asr_confidence": _r(self.asr_confidence),
             "language": self.language,
+            "speech_ratio": _r(self.speech_ratio),
+            "non_speech": self.non_speech,
             "fused": mod(self.fused),
             "per_modality": {m: mod(o) for m, o in self.per_modality.items()},
             "reason": self.reason,
