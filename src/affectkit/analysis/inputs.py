@@ -60,6 +60,16 @@ def discover(paths: list[str | Path]) -> tuple[list[InputFile], list[tuple[Path,
 class TextTurn:
     text: str
     speaker: str | None = None
+    #: the file's own turn number and utterance id, when it has such columns
+    turn: float | None = None
+    uid: str | None = None
+    #: its line in the file (CSV: the header is line 1), named in warnings and errors
+    row: int | None = None
+
+
+#: optional columns of a conversation table (lower-cased names)
+TURN_COLUMNS = ("turn", "turn_id", "turn_number", "turn_index")
+ID_COLUMNS = ("id", "utterance_id", "utt_id")
 
 
 def _read_utf8(path: Path) -> str:
@@ -73,10 +83,12 @@ def _read_utf8(path: Path) -> str:
         ) from None
 
 
-def read_text_input(path: Path) -> list[TextTurn]:
+def read_text_input(path: Path, warnings: list[str] | None = None) -> list[TextTurn]:
     """``.txt``: one utterance per line (blank lines ignored). ``.csv``/``.jsonl``: a ``text``
-    column (also ``utterance``/``Utterance``) and an optional ``speaker`` column. Files must be
-    UTF-8 (a clear error otherwise)."""
+    column (also ``utterance``/``Utterance``), optional ``speaker``, ``turn`` (also
+    ``turn_id``…) and ``id`` (also ``utterance_id``) columns. Files must be UTF-8 (a clear
+    error otherwise). Turn numbers and ids are checked (:func:`order_turns`); what was
+    repaired is appended to ``warnings``."""
     ext = path.suffix.lower()
     if ext == ".txt":
         lines = _read_utf8(path).splitlines()
@@ -89,8 +101,16 @@ def read_text_input(path: Path) -> list[TextTurn]:
                 df = pd.read_csv(io.StringIO(_read_utf8(path)), dtype=str,
                                  keep_default_na=False)
             else:
-                df = pd.DataFrame([json.loads(x) for x in _read_utf8(path).splitlines()
-                                   if x.strip()])
+                numbered = [(k + 1, x) for k, x in enumerate(_read_utf8(path).splitlines())
+                            if x.strip()]
+                records = []
+                for line, x in numbered:
+                    try:
+                        records.append(json.loads(x))
+                    except ValueError as e:
+                        raise MediaError(f"{path}: line {line} is not JSON ({e}); a .jsonl "
+                                         "conversation has one JSON object per line") from None
+                df = pd.DataFrame(records)
         except MediaError:
             raise
         except Exception as e:  # pandas/json raise many types
@@ -103,10 +123,99 @@ def read_text_input(path: Path) -> list[TextTurn]:
                 "a conversation file needs columns speaker,text"
             )
         scol = cols.get("speaker")
-        turns = [
-            TextTurn(str(r[tcol]).strip(), (str(r[scol]).strip() or None) if scol else None)
-            for r in df.to_dict("records") if str(r[tcol]).strip()
-        ]
+        ncol = next((cols[c] for c in TURN_COLUMNS if c in cols), None)
+        icol = next((cols[c] for c in ID_COLUMNS if c in cols), None)
+        # where a row is in the file: JSONL its line; CSV its line with the header as line 1
+        # (as a spreadsheet numbers it; a quoted field spanning lines shifts it)
+        lines = [ln for ln, _ in numbered] if ext == ".jsonl" else None
+        turns = []
+        for k, r in enumerate(df.to_dict("records")):
+            text = _cell(r[tcol])
+            if not text:
+                continue
+            row = lines[k] if lines is not None else k + 2
+            turns.append(TextTurn(
+                text, (_cell(r[scol]) or None) if scol else None,
+                _turn_number(r[ncol], path, row, ncol) if ncol else None,
+                (_cell(r[icol]) or None) if icol else None, row))
+        if turns:
+            turns = order_turns(turns, path, warnings)
     if not turns:
         raise MediaError(f"{path}: empty (no non-blank utterances)")
     return turns
+
+
+def _cell(v) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+
+
+def _turn_number(v, path: Path, row: int, col: str) -> float:
+    s = _cell(v)
+    try:
+        x = float(s)
+        if x != x or x in (float("inf"), float("-inf")):
+            raise ValueError
+        return x
+    except ValueError:
+        raise MediaError(
+            f"{path}: line {row}: {col} {s!r} is not a number; give every utterance a "
+            f"numeric {col} (or drop the {col} column to keep the file's order)") from None
+
+
+def order_turns(turns: list[TextTurn], path: Path | str,
+                warnings: list[str] | None = None) -> list[TextTurn]:
+    """Check a conversation's turn numbers and ids; never silent.
+
+    * an utterance id on two rows: exact repeats (same id, speaker, text and turn) are dropped
+      with a warning; different utterances sharing an id are an error naming both rows;
+    * two rows with the same turn number: an error (the order is ambiguous);
+    * turn numbers out of order: the rows are re-sorted by turn (stable) with a warning naming
+      the rows that were out of place.
+    """
+    warnings = warnings if warnings is not None else []
+    seen: dict[str, TextTurn] = {}
+    kept, repeats = [], []
+    for t in turns:
+        if t.uid is not None and t.uid in seen:
+            first = seen[t.uid]
+            if (first.text, first.speaker, first.turn) == (t.text, t.speaker, t.turn):
+                repeats.append(f"{t.row} (= line {first.row})")
+                continue
+            raise MediaError(
+                f"{path}: lines {first.row} and {t.row} have the same id {t.uid!r} but "
+                "different utterances; give each utterance its own id (or drop the id column)")
+        if t.uid is not None:
+            seen[t.uid] = t
+        kept.append(t)
+    if repeats:
+        warnings.append(f"{len(repeats)} repeated line(s) dropped (same id, speaker, text "
+                        f"and turn as an earlier one): line {_first(repeats)}")
+    if all(t.turn is None for t in kept):
+        return kept
+    by_turn: dict[float, TextTurn] = {}
+    for t in kept:
+        if t.turn in by_turn:
+            raise MediaError(
+                f"{path}: lines {by_turn[t.turn].row} and {t.row} both have turn "
+                f"{_num(t.turn)}, so their order is ambiguous; number the turns uniquely (or "
+                "drop the turn column to keep the file's order)")
+        by_turn[t.turn] = t  # type: ignore[index]
+    late, top = [], None
+    for t in kept:
+        if top is not None and t.turn < top.turn:  # type: ignore[operator]
+            late.append(f"{t.row} (turn {_num(t.turn)} after turn {_num(top.turn)})")
+        if top is None or t.turn > top.turn:  # type: ignore[operator]
+            top = t
+    if late:
+        warnings.append(f"turn numbers out of order, utterances re-sorted by turn: line "
+                        f"{_first(late)}")
+        kept = sorted(kept, key=lambda t: t.turn)  # type: ignore[arg-type, return-value]
+    return kept
+
+
+def _num(x: float | None) -> str:
+    return str(int(x)) if x is not None and float(x).is_integer() else str(x)
+
+
+def _first(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")

@@ -173,7 +173,7 @@ class Analyzer:
         res = FileResult(str(inp.path), inp.kind)
         try:
             if inp.kind in ("text", "conversation"):
-                turns = read_text_input(inp.path)
+                turns = read_text_input(inp.path, warnings=res.warnings)
                 res.utterances = self._from_turns([t.text for t in turns], [t.speaker for t in turns],
                                                   str(inp.path))
                 if inp.kind == "conversation":
