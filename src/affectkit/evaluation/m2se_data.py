@@ -1,0 +1,257 @@
+"""The five M2SE tasks over affectkit corpora, as fixed seeded subsamples of the official splits.
+
+=========  ==========================  =====================================  ==================
+task       corpus (official split)     input                                  answer / metric
+=========  ==========================  =====================================  ==================
+``msa``    CMU-MOSEI, non-zero items   utterance text (+ text.minilm vector)  positive/negative; Acc-2 (non0)
+``mer``    MELD                        utterance text (+ text.minilm vector)  7 emotions; weighted F1
+``fer``    FER+ (majority test imgs)   vision.faceapi vector of the face      8 emotions; accuracy
+``ecpe``   ECF 2.0                     numbered conversation (first turns)    ``5_surprised,2;…``; pair F1
+``reason`` ECF 2.0                     conversation up to an emotion turn     "Because of utterance k: …";
+                                                                              cause-utterance accuracy
+=========  ==========================  =====================================  ==================
+
+Nothing here is selected on a test split: subsamples are drawn with a fixed seed from each
+official split; MOSEI (video), MELD/ECF (dialogue) and FER+ (image) splits are checked
+disjoint in :func:`check_disjoint` (MELD/ECF share the sitcom's main characters across
+splits, as every published result on them does — they are not speaker-independent).
+Features are read from the one FeatureStore and never computed here: an item without cached
+features is left out and counted (``Examples.skipped``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from affectkit.errors import DataError
+from affectkit.types import Modality, Utterance
+
+TASKS = ("msa", "mer", "fer", "ecpe", "reason")
+MSA_LABELS = ["negative", "positive"]
+MER_LABELS = ["neutral", "happy", "surprised", "angry", "sad", "disgusted", "fearful"]
+FER_LABELS = ["neutral", "happy", "surprised", "sad", "angry", "disgusted", "fearful", "contempt"]
+ECF_EMOTIONS = [e for e in MER_LABELS if e != "neutral"]
+LABELS = {"msa": MSA_LABELS, "mer": MER_LABELS, "fer": FER_LABELS}
+CORPUS = {"msa": "mosei", "mer": "meld", "fer": "ferplus", "ecpe": "ecf", "reason": "ecf"}
+FEATURE = {"text": "text.minilm", "vision": "vision.faceapi"}
+FACE_DIM = 263
+ECPE_TURNS = 6       # ECPE prompts show the first 6 turns of a conversation …
+REASON_TURNS = 5     # … reason prompts the last 5 turns up to the emotion turn
+WORDS = 14           # each turn cut to 14 words (sequence length ≤ ~128 tokens)
+
+
+@dataclass
+class Example:
+    """One instruction example: pooled features per modality, the text it shows, the answer."""
+
+    task: str
+    id: str
+    split: str
+    feats: dict[str, np.ndarray]
+    text: str | None
+    answer: str
+    gold: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Examples:
+    by_task: dict[str, dict[str, list[Example]]]   # task → split → examples
+    skipped: Counter = field(default_factory=Counter)
+    dialogues: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # ECF, per split
+
+    def get(self, task: str, split: str) -> list[Example]:
+        return self.by_task.get(task, {}).get(split, [])
+
+
+def short(text: str, words: int = WORDS) -> str:
+    w = (text or "").split()
+    return " ".join(w[:words]) + (" …" if len(w) > words else "")
+
+
+def _sample(items: list, n: int | None, seed: int) -> list:
+    if n is None or len(items) <= n:
+        return list(items)
+    idx = sorted(np.random.default_rng(seed).choice(len(items), n, replace=False))
+    return [items[i] for i in idx]
+
+
+def _vec(store, ext: str, u: Utterance) -> np.ndarray | None:
+    from affectkit.features.base import get_extractor
+
+    e = get_extractor(ext)
+    if not store.has(e, u):
+        return None
+    a = np.asarray(store.get(e, u), dtype=np.float32)
+    if a.ndim > 1:
+        a = a.mean(0)
+    return a
+
+
+def check_disjoint(groups: dict[str, set[str]], what: str) -> None:
+    """The official splits never share a ``what`` (video, dialogue, image)."""
+    names = list(groups)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = groups[a] & groups[b]
+            if both:
+                raise DataError(f"{what}s shared by the {a} and {b} splits "
+                                f"(e.g. {sorted(both)[:2]}); the split is not {what}-disjoint")
+
+
+def pairs_answer(pairs: list[tuple[int, str, int]]) -> str:
+    """M2SE's ECPE format: ``emotion-turn_emotion,cause-turn`` joined by ``;`` (1-based)."""
+    return ";".join(f"{i}_{e},{j}" for i, e, j in sorted(pairs)) or "none"
+
+
+PAIR_RE = re.compile(r"(\d+)\s*_\s*([a-z]+)\s*,\s*(\d+)")
+CAUSE_RE = re.compile(r"utterance\s+(\d+)", re.I)
+
+
+def parse_pairs(text: str) -> set[tuple[int, str, int]]:
+    """``"5_surprised,2;5_surprised,5"`` → {(5, 'surprised', 2), (5, 'surprised', 5)};
+    malformed parts are ignored (they count as not predicted)."""
+    return {(int(i), e, int(j)) for i, e, j in PAIR_RE.findall(text.lower())
+            if e in ECF_EMOTIONS}
+
+
+def parse_cause(text: str) -> int | None:
+    m = CAUSE_RE.search(text)
+    return int(m.group(1)) if m else None
+
+
+def ecf_dialogues(utts: list[Utterance]) -> list[dict]:
+    """ECF conversations: utterances in turn order, gold (i, emotion, j) pairs (0-based)."""
+    by_d: dict[str, list[Utterance]] = defaultdict(list)
+    for u in utts:
+        by_d[u.dialogue_id].append(u)
+    out = []
+    for did, us in by_d.items():
+        us = sorted(us, key=lambda u: u.turn)
+        pos = {u.id: k for k, u in enumerate(us)}
+        pairs = {(k, u.emotion, pos[c.cause_id]) for k, u in enumerate(us)
+                 for c in u.causes if c.cause_id in pos and u.emotion != "neutral"}
+        out.append({"id": did, "split": us[0].split, "utts": us, "pairs": pairs})
+    return sorted(out, key=lambda d: d["id"])
+
+
+def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: int = 0,
+                  tasks: tuple[str, ...] = TASKS, with_dialogue_feats: bool = False,
+                  progress: bool = True) -> Examples:
+    """Seeded subsamples (``n_train`` training, ``n_test`` test examples per task; ``None`` =
+    all) of the five tasks. ``with_dialogue_feats`` also loads text.minilm for every turn of
+    the sampled ECF conversations (for the shared-encoder model)."""
+    from affectkit.data.base import load_corpus
+    from affectkit.features.store import FeatureStore
+
+    store = FeatureStore()
+    ex = Examples({t: {} for t in tasks})
+    sizes = {"train": n_train, "test": n_test}
+
+    if "msa" in tasks:
+        us = [u for u in load_corpus("mosei").utterances
+              if u.sentiment is not None and u.sentiment != 0 and u.text]
+        check_disjoint({s: {u.meta["video"] for u in us if u.split == s}
+                        for s in ("train", "valid", "test")}, "video")
+        for split in ("train", "test"):
+            out = []
+            for u in _sample([u for u in us if u.split == split], sizes[split], seed):
+                v = _vec(store, FEATURE["text"], u)
+                if v is None:
+                    ex.skipped[f"msa/{split}: no cached text.minilm"] += 1
+                    continue
+                out.append(Example("msa", u.id, split, {"text": v}, u.text,
+                                   MSA_LABELS[int(u.sentiment > 0)]))
+            ex.by_task["msa"][split] = out
+
+    if "mer" in tasks:
+        us = [u for u in load_corpus("meld").utterances if u.emotion in MER_LABELS and u.text]
+        check_disjoint({s: {u.dialogue_id for u in us if u.split == s}
+                        for s in ("train", "valid", "test")}, "dialogue")
+        for split in ("train", "test"):
+            out = []
+            for u in _sample([u for u in us if u.split == split], sizes[split], seed):
+                v = _vec(store, FEATURE["text"], u)
+                if v is None:
+                    ex.skipped[f"mer/{split}: no cached text.minilm"] += 1
+                    continue
+                out.append(Example("mer", u.id, split, {"text": v}, u.text, u.emotion))
+            ex.by_task["mer"][split] = out
+
+    if "fer" in tasks:
+        fp = load_corpus("ferplus").utterances
+        fer = {str(u.media[Modality.VISION]): u for u in load_corpus("fer2013").utterances}
+        check_disjoint({s: {str(u.media[Modality.VISION]) for u in fp if u.split == s}
+                        for s in ("train", "valid", "test")}, "image")
+        for split in ("train", "test"):
+            pool = [u for u in fp if u.split == split and u.emotion in FER_LABELS
+                    and (split == "train" or u.meta.get("majority"))]
+            out = []
+            for u in _sample(pool, sizes[split], seed):
+                src = fer.get(str(u.media[Modality.VISION]))
+                v = _vec(store, FEATURE["vision"], src) if src is not None else None
+                if v is None:
+                    ex.skipped[f"fer/{split}: no cached vision.faceapi"] += 1
+                    continue
+                out.append(Example("fer", u.id, split, {"vision": v[:FACE_DIM]}, None, u.emotion))
+            ex.by_task["fer"][split] = out
+
+    if "ecpe" in tasks or "reason" in tasks:
+        us = [u for u in load_corpus("ecf").utterances if u.text]
+        dials = ecf_dialogues(us)
+        check_disjoint({s: {d["id"] for d in dials if d["split"] == s}
+                        for s in ("train", "test")}, "dialogue")
+        for split in ("train", "test"):
+            pool = [d for d in dials if d["split"] == split]
+            ds = _sample(pool, sizes[split], seed)
+            if "ecpe" in tasks:
+                out = []
+                for d in ds:
+                    turns = d["utts"][:ECPE_TURNS]
+                    conv = "\n".join(f"{k + 1}. {short(u.text)}" for k, u in enumerate(turns))
+                    gold = sorted((i + 1, e, j + 1) for i, e, j in d["pairs"]
+                                  if i < ECPE_TURNS and j < ECPE_TURNS)
+                    out.append(Example("ecpe", d["id"], split, {}, conv, pairs_answer(gold),
+                                       {"pairs": gold, "turns": len(turns)}))
+                ex.by_task["ecpe"][split] = out
+            if "reason" in tasks:
+                cands = []
+                for d in pool:
+                    by_i: dict[int, set[int]] = defaultdict(set)
+                    for i, _e, j in d["pairs"]:
+                        if i - j < REASON_TURNS and j <= i:
+                            by_i[i].add(j)
+                    for i, js in sorted(by_i.items()):
+                        cands.append((d, i, sorted(js)))
+                out = []
+                for d, i, js in _sample(cands, sizes[split], seed):
+                    lo = max(0, i - REASON_TURNS + 1)
+                    turns = d["utts"][lo:i + 1]
+                    conv = "\n".join(f"{lo + k + 1}. {short(u.text)}" for k, u in enumerate(turns))
+                    u = d["utts"][i]
+                    j0 = js[-1]  # the nearest cause turn is the answer's grounding
+                    span = next((c.span for c in u.causes if c.cause_id == d["utts"][j0].id),
+                                d["utts"][j0].text)
+                    ans = f"Because of utterance {j0 + 1}: {short(span, 10)}"
+                    out.append(Example("reason", f"{d['id']}#{i + 1}", split, {}, conv, ans,
+                                       {"target": i + 1, "emotion": u.emotion,
+                                        "causes": [j + 1 for j in js]}))
+                ex.by_task["reason"][split] = out
+            if with_dialogue_feats:
+                for d in ds:
+                    vs = [_vec(store, FEATURE["text"], u) for u in d["utts"]]
+                    if any(v is None for v in vs):
+                        ex.skipped[f"ecf/{split}: turn without cached text.minilm"] += 1
+                        continue
+                    d["X"] = np.stack(vs)
+                ex.dialogues[split] = [d for d in ds if "X" in d]
+    for t in tasks:
+        for split in ("train", "test"):
+            if not ex.get(t, split):
+                raise DataError(f"{t}/{split}: no usable examples (skipped: {dict(ex.skipped)}); "
+                                f"extract the features with `affect extract {CORPUS[t]} …`")
+    return ex
