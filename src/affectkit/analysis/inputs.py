@@ -119,8 +119,9 @@ def read_text_input(path: Path, warnings: list[str] | None = None) -> list[TextT
         tcol = cols.get("text") or cols.get("utterance")
         if tcol is None:
             raise MediaError(
-                f"{path}: no 'text' column (found: {', '.join(df.columns) or 'none'}); "
-                "a conversation file needs columns speaker,text"
+                f"{path}: no 'text' column (found: {', '.join(map(str, df.columns)) or 'none'}); "
+                "name the column that holds the utterances 'text' (or 'utterance'); "
+                "'speaker', 'turn' and 'id' columns are optional"
             )
         scol = cols.get("speaker")
         ncol = next((cols[c] for c in TURN_COLUMNS if c in cols), None)
@@ -128,16 +129,20 @@ def read_text_input(path: Path, warnings: list[str] | None = None) -> list[TextT
         # where a row is in the file: JSONL its line; CSV its line with the header as line 1
         # (as a spreadsheet numbers it; a quoted field spanning lines shifts it)
         lines = [ln for ln, _ in numbered] if ext == ".jsonl" else None
-        turns = []
+        turns, blank = [], []
         for k, r in enumerate(df.to_dict("records")):
+            row = lines[k] if lines is not None else k + 2
             text = _cell(r[tcol])
             if not text:
+                blank.append(str(row))
                 continue
-            row = lines[k] if lines is not None else k + 2
             turns.append(TextTurn(
                 text, (_cell(r[scol]) or None) if scol else None,
                 _turn_number(r[ncol], path, row, ncol) if ncol else None,
                 (_cell(r[icol]) or None) if icol else None, row))
+        if turns and blank and warnings is not None:
+            warnings.append(f"{len(blank)} row(s) with an empty '{tcol}' skipped (line "
+                            f"{_first(blank)})")
         if turns:
             turns = order_turns(turns, path, warnings)
     if not turns:
