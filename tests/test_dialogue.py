@@ -11,6 +11,7 @@ from affectkit.data.batch import collate, speaker_onehots
 from affectkit.errors import ConfigError
 from affectkit.models import MODELS, create_model
 from affectkit.tasks import make_task
+from affectkit.tasks.emotion_cause import MAX_T
 from affectkit.training import Trainer
 from affectkit.types import Modality
 
@@ -127,7 +128,7 @@ def test_emotion_cause_encoding_and_metrics_on_a_dialogue():
     task = make_task("emotion_cause", ["angry", "neutral", "sad"])
     targets = {"a": ("neutral", ()), "b": ("angry", ("a", "b")), "c": ("sad", ("a", "zz"))}
     y = task.encode_dialogues([["a", "b", "c"]], targets)
-    assert y.shape == (3, 65) and y[:, 0].tolist() == [1, 0, 2]
+    assert y.shape == (3, 1 + MAX_T) and y[:, 0].tolist() == [1, 0, 2]
     assert y[1, 1:4].tolist() == [1, 1, 0] and y[2, 1:4].tolist() == [1, 0, 0]  # zz: not in dialogue
     b = collate(["d"], {T: {i: np.zeros(2, np.float32) for i in "abc"}}, {T: "vector"}, y,
                 unit="dialogue", groups=[["a", "b", "c"]], pad_value=task.pad_value)
@@ -182,7 +183,7 @@ def test_emotion_cause_model_trains_through_the_trainer():
 def test_cause_entailment_scores_only_history_candidates_of_emotion_utterances():
     task = make_task("cause_entailment", ["angry", "neutral"])
     targets = {"a": ("neutral", ()), "b": ("angry", ("a",)), "c": ("angry", ("c",))}
-    y = task.encode_dialogues([["a", "b", "c"]], targets)[None]  # (1, 3, 65)
+    y = task.encode_dialogues([["a", "b", "c"]], targets)[None]  # (1, 3, 1 + MAX_T)
     pred = np.zeros((1, 3, 4))
     pred[0, :, 0] = [1, 0, 0]
     # candidates: b→a, b→b, c→a, c→b, c→c (a is neutral: none; no future candidates)

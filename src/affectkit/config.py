@@ -29,7 +29,7 @@ from affectkit.errors import ConfigError
 
 T = TypeVar("T")
 
-SPLITS = ("official", "loso", "kfold", "speaker_pair")
+SPLITS = ("official", "loso", "kfold", "speaker_pair", "corpus_folds")
 
 @dataclass
 class DataConfig:
@@ -39,7 +39,9 @@ class DataConfig:
         corpus: registry name (``affect data list``).
         root: corpus root; ``None`` = the shared copy (``$AFFECTKIT_DATA``).
         split: ``official`` | ``loso`` (leave one speaker out) | ``kfold`` (speaker-disjoint
-            k folds) | ``speaker_pair`` (train on ``train_speakers``, test on the others).
+            k folds) | ``speaker_pair`` (train on ``train_speakers``, test on the others) |
+            ``corpus_folds`` (the corpus's own folds, ``meta["fold"]``, e.g. ECPE's 10; validation
+            carved from the training folds by document).
         folds: k for ``kfold``.
         split_seed: seed of the fold assignment (fixed across training seeds).
         label: ``emotion`` (as loaded), ``emotion_original``, ``emotion_canonical`` (mapped

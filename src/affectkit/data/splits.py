@@ -11,7 +11,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from affectkit.errors import ConfigError, DataError, SplitLeakError
 from affectkit.types import Utterance
@@ -199,6 +199,50 @@ def _folds_from_groups(
     return split
 
 
+def corpus_folds(utterances: Sequence[Utterance], *, valid_fraction: float = 0.1,
+                 seed: int = 0) -> Split:
+    """The corpus's own k-fold protocol (``meta["fold"]`` = the fold whose test part holds the
+    item, e.g. the 10 folds of ECPE, Xia & Ding 2019).
+
+    Fold k tests its items; ``valid_fraction`` of the *other* folds' documents (``dialogue_id``,
+    else the item; seeded, the same documents for every training seed) validate — thresholds
+    and epochs are chosen there, never on the test fold; the rest train. A document never
+    sits on two sides (asserted). Not speaker independent: such corpora (news) have no speakers.
+    """
+    by_fold: dict[Any, list[Utterance]] = defaultdict(list)
+    missing = [u.id for u in utterances if u.meta.get("fold") is None]
+    if missing:
+        raise DataError(f"split corpus_folds: {len(missing)} items have no meta['fold'] (e.g. "
+                        f"{missing[0]}); this corpus has no folds of its own — use "
+                        "split: kfold or official")
+    for u in utterances:
+        by_fold[u.meta["fold"]].append(u)
+    if len(by_fold) < 2:
+        raise DataError(f"split corpus_folds: only {len(by_fold)} fold in the data")
+    doc = lambda u: str(u.dialogue_id or u.id)  # noqa: E731
+    by_id = {u.id: u for u in utterances}
+    folds = []
+    for k in sorted(by_fold):
+        test = [u.id for u in by_fold[k]]
+        rest = [u for j in sorted(by_fold) if j != k for u in by_fold[j]]
+        docs = sorted({doc(u) for u in rest})
+        random.Random(f"{seed}/{k}").shuffle(docs)
+        vdocs = set(docs[:max(1, round(len(docs) * valid_fraction))])
+        fold = Fold(f"fold{k}", [u.id for u in rest if doc(u) not in vdocs],
+                    [u.id for u in rest if doc(u) in vdocs], test)
+        sides = {s: {doc(by_id[i]) for i in getattr(fold, s)} for s in ("train", "valid", "test")}
+        for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
+            if sides[a] & sides[b]:
+                raise SplitLeakError(f"fold {fold.name}: documents {sorted(sides[a] & sides[b])[:3]}"
+                                     f" are in both {a} and {b}")
+        folds.append(fold)
+    return Split("corpus_folds", folds, speaker_independent=False,
+                 protocol=f"the corpus's own {len(folds)} folds: test fold k; validation = "
+                          f"{valid_fraction:.0%} of the other folds' documents (seed {seed}); "
+                          "train the rest; documents never split",
+                 meta={"folds": sorted(by_fold)})
+
+
 # --- the protocol named in a config -----------------------------------------------------------
 
 
@@ -212,6 +256,8 @@ def make_split(utts: list[Utterance], data: DataConfig) -> Split:
         split = speaker_kfold(utts, data.folds, seed=data.split_seed)
     elif data.split == "speaker_pair":
         split = _speaker_pair(utts, data)
+    elif data.split == "corpus_folds":
+        split = corpus_folds(utts, valid_fraction=data.valid_fraction, seed=data.split_seed)
     else:  # validated earlier
         raise ConfigError(f"data.split={data.split!r}")
     if data.max_train:

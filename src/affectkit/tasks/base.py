@@ -70,6 +70,13 @@ def _emotion_cause(u: Utterance) -> tuple[str, tuple[str, ...]] | None:
     return (u.emotion, tuple(c.cause_id for c in u.causes))
 
 
+def _emotion_cause_any(u: Utterance) -> tuple[str, tuple[str, ...]]:
+    """Emotion clause or not (ECPE's binary view): ``("emotion" | "none", cause ids)``; every
+    unit is kept (non-emotion clauses are part of the document)."""
+    has = bool(u.emotions) or (u.emotion is not None and u.emotion != "neutral")
+    return ("emotion" if has else "none", tuple(c.cause_id for c in u.causes))
+
+
 #: ``data.label`` value → reader of that label from an utterance (``None`` = unlabelled).
 LABEL_READERS: dict[str, Callable[[Utterance], Any]] = {
     "emotion": lambda u: u.emotion,
@@ -80,6 +87,7 @@ LABEL_READERS: dict[str, Callable[[Utterance], Any]] = {
     "emotions": _emotions,
     "dimensional": _dimensional,
     "emotion_cause": _emotion_cause,
+    "emotion_cause_any": _emotion_cause_any,
 }
 
 

@@ -10,8 +10,13 @@ emotion of i). Scores, as the SemEval-2024 Task 3 scorer computes them at uttera
   emotion), averaged over the non-neutral categories weighted by their gold pair counts
   (the official "weighted average F1"; its proportional/strict span variants need cause spans
   and are not computed here);
-* ``pair_f1`` — micro F1 over all categories; ``pair_f1_any`` — pairs regardless of emotion
-  (i is an emotion utterance, j its cause);
+* ``pair_f1`` — micro F1 over all categories; ``pair_f1_any`` (with ``pair_p_any``,
+  ``pair_r_any``) — pairs regardless of emotion (i is an emotion utterance, j its cause);
+* ``emotion_clause_*`` / ``cause_clause_*`` — P/R/F1 of the emotion units and of the cause
+  units that the pairs name (as ECPE papers report beside the pairs);
+* with ``data.label: emotion_cause_any`` (labels ``emotion``/``none``) ``pair_p``/``pair_r``/
+  ``pair_f1`` are exactly the ECPE pair scores of Xia & Ding (2019): a pair is right iff both
+  clause indices match, the emotion clauses being predicted;
 * the per-utterance emotion metrics (``weighted_f1``, ``ua`` …) as in ``emotion``.
 
 Targets per utterance: ``[emotion id, cause flag for dialogue position 0 … MAX_T−1]`` (int64),
@@ -32,7 +37,8 @@ from affectkit.errors import DataError
 from affectkit.tasks.base import TASKS
 from affectkit.tasks.emotion import EmotionTask
 
-MAX_T = 64
+MAX_T = 128  # ECPE documents reach 73 clauses
+NO_EMOTION = ("neutral", "none")  # the labels that mean "no emotion" (first found is used)
 
 
 def pair_scores(gold: set[tuple], pred: set[tuple], neutral: str = "neutral") -> dict:
@@ -53,7 +59,11 @@ def pair_scores(gold: set[tuple], pred: set[tuple], neutral: str = "neutral") ->
     out: dict[str, Any] = {}
     out["pair_p"], out["pair_r"], out["pair_f1"] = prf(gold, pred)
     strip = lambda s: {t[:3] for t in s}  # noqa: E731
-    out["pair_f1_any"] = prf(strip(gold), strip(pred))[2]
+    out["pair_p_any"], out["pair_r_any"], out["pair_f1_any"] = prf(strip(gold), strip(pred))
+    for name, keep in (("emotion_clause", lambda t: t[:2]), ("cause_clause",
+                                                              lambda t: (t[0], t[2]))):
+        p_, r_, f_ = prf({keep(t) for t in gold}, {keep(t) for t in pred})
+        out[f"{name}_p"], out[f"{name}_r"], out[f"{name}_f1"] = p_, r_, f_
     cats = sorted({t[3] for t in gold | pred} - {neutral})
     per, weights = {}, {}
     for c in cats:
@@ -75,8 +85,9 @@ class EmotionCauseTask(EmotionTask):
         labels: emotion labels (``neutral`` among them names the non-emotion class).
         pair_weight: weight of the pair loss beside the emotion cross-entropy.
         pos_weight: weight of positive pairs in the pair BCE (pairs are sparse).
-        neutral: the label that is "no emotion" (no pairs); when it is not among the labels,
-            every utterance is an emotion utterance.
+        neutral: the label that is "no emotion" (no pairs); ``None`` = the first of
+            :data:`NO_EMOTION` among the labels; when it is not among the labels, every
+            utterance is an emotion utterance.
     """
 
     kind = "emotion_cause"
@@ -85,13 +96,15 @@ class EmotionCauseTask(EmotionTask):
     curve_metric = "pair_wf1"
     metric_names = ("pair_wf1", "pair_f1", "pair_f1_any", "weighted_f1", "ua", "wa",
                     "macro_f1", "loss")
-    label_keys = ("emotion_cause",)
+    label_keys = ("emotion_cause", "emotion_cause_any")
     extra_outputs = ("pair_logits",)
 
     def __init__(self, labels: Sequence[str], *, key_metric: str | None = None,
-                 pair_weight: float = 1.0, pos_weight: float = 4.0, neutral: str = "neutral",
+                 pair_weight: float = 1.0, pos_weight: float = 4.0, neutral: str | None = None,
                  threshold: float = 0.5, **kw: Any) -> None:
         super().__init__(labels, key_metric=key_metric, **kw)
+        if neutral is None:
+            neutral = next((n for n in NO_EMOTION if n in self.labels), NO_EMOTION[0])
         self.neutral = neutral  # absent from the labels: every utterance has an emotion
         self.pair_weight, self.pos_weight = float(pair_weight), float(pos_weight)
         self.threshold = float(threshold)

@@ -12,7 +12,8 @@ Layout (the paper's ``data_combine/``): ``all_data_pair.txt`` and 10-fold
     7,happiness,激动,<clause text>
 
 One :class:`Utterance` per **clause**: ``id = ecpe-zh/<doc>/<clause>``, ``dialogue_id`` = the
-document, ``turn`` = clause index (0-based). Emotion clauses: ``emotion_original`` as spelled
+document, ``turn`` = clause index (0-based); ``text`` is the clause without the release's word
+segmentation spaces (:func:`unsegment`), ``meta["words"]`` the segmented form. Emotion clauses: ``emotion_original`` as spelled
 (happiness, sadness, anger, fear, disgust, surprise), ``emotion`` canonical; a clause marked
 with two emotions (``fear&fear``, ``anger&sadness``) has ``emotions`` with both (deduplicated)
 and ``emotion`` only when they agree. Other clauses are **not** neutral, they are non-emotion
@@ -66,6 +67,24 @@ def parse_documents(path: Path) -> Iterator[tuple[str, list[tuple[int, int]], li
             continue
         yield doc, pairs, rows
         i += 2 + n
+
+
+_SEG_SPACE = re.compile(r" +")
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
+def unsegment(text: str) -> str:
+    """The clause as written: the release is word-segmented with spaces, which Chinese text
+    does not have (and multilingual sub-word encoders do not expect); a space is kept only
+    between two Latin letters or digits ("QQ 2013").
+
+    >>> unsegment("当 我 看到 建议 被 采纳 , 有 3 个 QQ 群 , iPhone 5 s")
+    '当我看到建议被采纳,有3个QQ群,iPhone 5 s'
+    """
+    t = text.strip()
+    return _SEG_SPACE.sub(
+        lambda m: " " if (m.start() > 0 and m.end() < len(t) and _ALNUM.match(t[m.start() - 1])
+                          and _ALNUM.match(t[m.end()])) else "", t)
 
 
 def folds(utterances: Sequence[Utterance]) -> list[tuple[list[str], list[str]]]:
@@ -135,9 +154,10 @@ class EcpeZh(Corpus):
                     for a, b in pairs if a == c
                 )
                 yield Utterance(
-                    id=self.uid(f"{doc}/{c}"), corpus=self.name, text=text.strip(),
+                    id=self.uid(f"{doc}/{c}"), corpus=self.name, text=unsegment(text),
                     dialogue_id=f"{self.name}/{doc}", turn=c - 1, emotion=emo,
                     emotion_original=orig, emotions=emos or None, causes=causes,
                     meta={"keyword": None if keyword == "null" else keyword,
+                          "words": text.strip(),
                           "fold": fold_of.get(doc), "n_clauses": n},
                 )
