@@ -463,3 +463,32 @@ def test_target_split_is_speaker_disjoint():
         assert len(a) + len(t) == 60
         assert not set(spk[a]) & set(spk[t])
         assert len(set(spk[a])) == 3
+
+
+# --- paired comparison of two suite entries ---------------------------------------------------
+
+def test_paired_differences_by_seed_and_fold(tmp_path):
+    from affectkit.errors import ConfigError
+    from affectkit.evaluation.paired import main
+
+    def put(entry, seed, fold, ua, mae):
+        d = tmp_path / "suite" / entry / f"seed{seed}" / fold
+        d.mkdir(parents=True)
+        (d / "test_metrics.json").write_text(json.dumps({"test": {"ua": ua, "mae": mae}}))
+
+    # other − base: ua +0.1, +0.3 (seed 0), +0.2 (seed 1); mae −0.1 each; f2 of seed 1 unpaired
+    for seed, fold, b, o in [(0, "f0", 0.5, 0.6), (0, "f1", 0.4, 0.7), (1, "f0", 0.6, 0.8)]:
+        put("plain", seed, fold, b, 1.0)
+        put("suci", seed, fold, o, 0.9)
+    put("plain", 1, "f2", 0.1, 1.0)
+    res = main([str(tmp_path / "suite"), "--base", "plain", "--other", "suci",
+                "--metrics", "ua", "mae", "--out", str(tmp_path / "out")])
+    ua, mae = res["rows"]
+    assert ua["n_pairs"] == 3 and res["unpaired"]["base_only"] == [["seed1", "f2"]]
+    assert ua["diff"] == pytest.approx(0.2) and ua["diff_sd"] == pytest.approx(0.1)
+    assert ua["diff_sd_seeds"] == pytest.approx(0.0)  # seed means +0.2 and +0.2
+    assert ua["verdict"] == "gain"  # mean diff 0.2 beyond its sd 0.1
+    assert mae["diff"] == pytest.approx(-0.1) and mae["verdict"] == "gain" and mae["wins"] == 3
+    assert (tmp_path / "out.md").read_text().count("\n") == 4
+    with pytest.raises(ConfigError, match="no such entry"):
+        main([str(tmp_path / "suite"), "--base", "nope", "--other", "suci", "--metrics", "ua"])

@@ -40,6 +40,8 @@ class ModalityOutput:
     emotion_probs: np.ndarray  # (7,), sums to 1
     sentiment: float | None = None  # [-3, 3]
     confidence: float | None = None
+    #: text valence/arousal on −1…1 (:mod:`affectkit.analysis.text_dimensions`), else None
+    dimensions: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         p = np.asarray(self.emotion_probs, dtype=float)
@@ -75,7 +77,7 @@ class LateFusion:
             return out
         z = np.log(np.clip(out.emotion_probs, 1e-8, 1.0)) / t
         p = np.exp(z - z.max())
-        return ModalityOutput(p / p.sum(), out.sentiment)
+        return ModalityOutput(p / p.sum(), out.sentiment, dimensions=out.dimensions)
 
     def __call__(self, outputs: Mapping[str, ModalityOutput]) -> ModalityOutput | None:
         if not outputs:

@@ -91,9 +91,11 @@ def default_predictors(modalities, *, face: str = "faceapi") -> dict:
     if "vision" in modalities:
         preds["vision"] = FaceApiPredictor() if face == "faceapi" else FacePredictor()
     if "text" in modalities:
+        from affectkit.analysis.text_dimensions import load_default as load_dimensions
         from affectkit.analysis.text_emotion import SentimentHead, UnionTextPredictor
 
-        preds["text"] = UnionTextPredictor(sentiment=SentimentHead())
+        preds["text"] = UnionTextPredictor(sentiment=SentimentHead(),
+                                           dimensions=load_dimensions())
     if "audio" in modalities:
         from affectkit.analysis.voice_whisper import FOLDER_NAME, WhisperVoicePredictor
 

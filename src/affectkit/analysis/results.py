@@ -50,6 +50,11 @@ class UtteranceResult:
     def emotion(self) -> str | None:
         return CANONICAL_EMOTIONS[int(self.fused.emotion_probs.argmax())] if self.fused else None
 
+    def dimension(self, name: str) -> float | None:
+        """Text valence/arousal (−1…1; EmoBank head, English text only), else ``None``."""
+        t = self.per_modality.get("text")
+        return _r(t.dimensions.get(name)) if t is not None and t.dimensions else None
+
     def to_row(self) -> dict[str, Any]:
         """One flat row: the CSV/Parquet schema (JSON nests the probabilities)."""
         row: dict[str, Any] = {
@@ -60,6 +65,8 @@ class UtteranceResult:
             "emotion": self.emotion,
             "sentiment": _r(self.fused.sentiment) if self.fused else None,
             "polarity": polarity(self.fused.sentiment) if self.fused else None,
+            "valence": self.dimension("valence"),
+            "arousal": self.dimension("arousal"),
             "asr_confidence": _r(self.asr_confidence),
             "language": self.language,
             "speech_ratio": _r(self.speech_ratio),
@@ -94,6 +101,8 @@ class UtteranceResult:
             "utterance": self.index, "start": self.start, "end": self.end,
             "speaker": self.speaker, "text": self.text,
             "modalities_present": self.modalities_present,
+            "valence": self.dimension("valence"),
+            "arousal": self.dimension("arousal"),
             "asr_confidence": _r(self.asr_confidence),
             "language": self.language,
             "speech_ratio": _r(self.speech_ratio),

@@ -209,13 +209,19 @@ class UnionTextPredictor:
     ``predict(texts, languages=None)``: ``languages`` are ISO codes from the ASR (Whisper) per
     text, or ``None`` to detect them. :attr:`last_records` keeps the per-text language, its
     source and the head used, for the result rows.
+
+    ``dimensions``: a :class:`~affectkit.analysis.text_dimensions.DimensionalHead` (EmoBank
+    valence/arousal, English): English texts get ``ModalityOutput.dimensions`` from the same
+    MiniLM vectors (memoised, no second encoder pass); other texts get none.
     """
 
     modality = "text"
 
-    def __init__(self, model: TextEmotionModel | None = None, sentiment=None) -> None:
+    def __init__(self, model: TextEmotionModel | None = None, sentiment=None,
+                 dimensions=None) -> None:
         self.model = model or TextEmotionModel()
         self.sentiment = sentiment
+        self.dimensions = dimensions
         self.last_records: list[dict] = []
 
     def predict(self, texts: list[str], languages: list[str | None] | None = None):
@@ -228,6 +234,10 @@ class UnionTextPredictor:
         if self.sentiment is not None and english:
             scores = self.sentiment.scores([texts[i] for i in english])
             sent = {i: float(v) for i, v in zip(english, scores, strict=True)}
+        dims: dict[int, dict[str, float]] = {}
+        if self.dimensions is not None and english:
+            D = self.dimensions.scores([texts[i] for i in english])
+            dims = {i: {k: float(v[j]) for k, v in D.items()} for j, i in enumerate(english)}
         outs = []
         for i, r in enumerate(recs):
             if r["probs"] is None:  # empty text: uniform, zero confidence
@@ -237,7 +247,8 @@ class UnionTextPredictor:
             p = np.asarray([r["probs"][k] for k in CANONICAL_EMOTIONS]) + 1e-9
             s = sent.get(i)
             r["sentiment_source"] = "head" if s is not None else "emotion valence"
-            outs.append(ModalityOutput(p, s if s is not None else valence_sentiment(p)))
+            outs.append(ModalityOutput(p, s if s is not None else valence_sentiment(p),
+                                       dimensions=dims.get(i)))
         self.last_records = recs
         return outs
 
