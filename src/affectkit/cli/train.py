@@ -30,17 +30,51 @@ def train(
                                "extract --cache` writes). Default: the config's `store`, else "
                                "$AFFECTKIT_CACHE, else the user cache folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Train with N processes on this machine "
+                              "(torch.distributed, gloo): re-runs this command under `torchrun "
+                              "--standalone --nproc_per_node N`. See docs/scaling.md."),
 ) -> None:
-    """Train CONFIG on every fold of its protocol; checkpoints + metrics per fold under OUT."""
-    from affectkit.config import load_config, parse_overrides
-    from affectkit.experiment import run_experiment
+    """Train CONFIG on every fold of its protocol; checkpoints + metrics per fold under OUT.
 
+    Under ``torchrun`` (WORLD_SIZE > 1) the model trains with DistributedDataParallel; rank 0
+    writes the run folders and prints the result."""
+    import os
+
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        argv = [str(config), "--out", str(out)]
+        argv += [a for s in (seed or []) for a in ("--seed", str(s))]
+        argv += [a for f in (fold or []) for a in ("--fold", f)]
+        argv += [a for o in (set_ or []) for a in ("--set", o)]
+        argv += (["--json"] if json_ else []) + (["--quiet"] if quiet else [])
+        argv += ["--cache", str(cache)] if cache is not None else []
+        raise typer.Exit(_torchrun(nproc, argv))
+    from affectkit.config import load_config, parse_overrides
+    from affectkit.experiment import prepare, run_experiment
+    from affectkit.training import distributed as D
+
+    ctx = D.context()  # opens the gloo process group under torchrun
     cfg = load_config(config, parse_overrides(set_ or []))
     if cache is not None:
         cfg.store = str(cache)
     run_root = out / cfg.name.replace("/", "_")
+    prep = None
+    if ctx.enabled:  # rank 0 computes missing features first; the others then read the store
+        if not ctx.is_main:
+            D.barrier()
+        prep = prepare(cfg, progress=not quiet and ctx.is_main)
+        if ctx.is_main:
+            D.barrier()
     res = run_experiment(cfg, run_root=run_root, seeds=list(seed) if seed else None,
-                         progress=not quiet, folds=list(fold) if fold else None)
+                         progress=not quiet and ctx.is_main, folds=list(fold) if fold else None,
+                         prep=prep)
+    if ctx.enabled:
+        import torch.distributed as tdist
+
+        backend = str(tdist.get_backend())
+        D.shutdown()
+        if not ctx.is_main:
+            return
+        res["distributed"] = {"world_size": ctx.world, "backend": backend}
     if json_:
         print_json(res)
         return
@@ -55,6 +89,15 @@ def train(
                   _pct(r["test"].get(key)), f"{r['seconds']:.0f}")
     console.print(t)
     console.print(f"runs in {run_root}")
+
+
+def _torchrun(nproc: int, argv: list[str]) -> int:
+    """``affect train ARGV`` in ``nproc`` local processes under torchrun; its exit code."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "affectkit.cli", "train", *argv]
+    return subprocess.call(cmd)
 
 
 def evaluate(
