@@ -492,3 +492,30 @@ def test_paired_differences_by_seed_and_fold(tmp_path):
     assert (tmp_path / "out.md").read_text().count("\n") == 4
     with pytest.raises(ConfigError, match="no such entry"):
         main([str(tmp_path / "suite"), "--base", "nope", "--other", "suci", "--metrics", "ua"])
+
+
+def test_closed_form_baselines_fit_the_dimensional_task():
+    from affectkit.config import TrainerConfig
+    from affectkit.data.batch import Batch
+    from affectkit.models import create_model
+    from affectkit.training import Trainer
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)).astype(np.float32)
+    Y = (X @ rng.normal(size=(5, 2)) + 3 + 0.1 * rng.normal(size=(200, 2))).astype(np.float32)
+    tr = Batch({T: torch.from_numpy(X[:150])}, torch.from_numpy(Y[:150]), [str(i) for i in range(150)])
+    va = Batch({T: torch.from_numpy(X[150:])}, torch.from_numpy(Y[150:]), [str(i) for i in range(50)])
+    task = make_task("dimensional")
+    got = {}
+    for name in ("sk.ridge", "sk.majority"):
+        model = create_model(name, input_dims={T: 5}, n_outputs=task.n_outputs)
+        trainer = Trainer(model, task, TrainerConfig(progress=False))
+        trainer.fit(tr, va)
+        assert trainer.forward_all(va)["score"].shape == (50, 2)
+        got[name] = trainer.evaluate(va)
+    assert got["sk.ridge"]["ccc_valence"] > 0.95 and got["sk.ridge"]["ccc_arousal"] > 0.95
+    assert got["sk.majority"]["ccc_mean"] == pytest.approx(0.0)  # a constant has CCC 0
+    np.testing.assert_allclose(got["sk.majority"]["mae_valence"],
+                               np.abs(Y[150:, 0] - Y[:150, 0].mean()).mean(), rtol=1e-5)

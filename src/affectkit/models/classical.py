@@ -91,6 +91,8 @@ class SklearnModel:
             return {"logits": torch.from_numpy(logits)}
         if kind == "sentiment":
             return {"score": torch.from_numpy(np.asarray(pred, np.float64))}
+        if kind == "dimensional":  # (N, D) scores, one column per dimension
+            return {"score": torch.from_numpy(np.asarray(pred, np.float64).reshape(len(pred), -1))}
         p = np.clip(np.asarray(pred, np.float64), 1e-12, 1 - 1e-12)
         return {"logits": torch.from_numpy(np.log(p) - np.log1p(-p))}
 
@@ -131,6 +133,8 @@ class SklearnModel:
             return np.asarray(est.predict(Xs), int)
         if task.kind == "sentiment":
             return np.asarray(est.predict(Xs), float).reshape(-1)
+        if task.kind == "dimensional":
+            return np.asarray(est.predict(Xs), float).reshape(len(Xs), -1)
         if task.kind == "multilabel":
             if hasattr(est, "predict_proba"):
                 p = est.predict_proba(Xs)
@@ -154,12 +158,12 @@ class Majority(SklearnModel):
     """Majority class (classification) / training mean (regression) / label prior (multi-label)."""
 
     summary = "majority-class / mean baseline"
-    kinds = ("emotion", "sentiment", "multilabel")
+    kinds = ("emotion", "sentiment", "multilabel", "dimensional")
 
     def build(self, kind, value, seed):
         from sklearn.dummy import DummyClassifier, DummyRegressor
 
-        if kind == "sentiment":
+        if kind in ("sentiment", "dimensional"):
             return DummyRegressor(strategy="mean")
         return _Prior() if kind == "multilabel" else DummyClassifier(strategy="most_frequent")
 
@@ -198,11 +202,12 @@ class LogReg(SklearnModel):
 
 @MODELS.register("sk.ridge")
 class RidgeReg(SklearnModel):
-    """Ridge regression (sentiment scores); alpha chosen on validation."""
+    """Ridge regression (sentiment scores, or one column per dimension of a ``dimensional``
+    task: a closed-form least-squares fit, not the CCC loss); alpha chosen on validation."""
 
     summary = "ridge regression; alpha on validation"
     param = "alpha"
-    kinds = ("sentiment",)
+    kinds = ("sentiment", "dimensional")
 
     def default_grid(self):
         return [1.0, 10.0, 100.0, 1000.0]
