@@ -131,6 +131,7 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
             out["cause_acc"] = 100 * hit / max(len(items), 1)
             out["reason_parsed"] = 100 * parsed / max(len(items), 1)
         out[f"{t}_eval_s"] = round(time.perf_counter() - t0, 1)
+        print(f"  eval {t}: {len(items)} items in {out[f'{t}_eval_s']}s", flush=True)
         out[f"{t}_n_test"] = len(items)
     out["eval_s"] = round(time.perf_counter() - t_all, 1)
     return out
@@ -215,6 +216,7 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
                 continue
             model.reset_trainable(seed)
             rdir = root / f"seed{seed}" / name.replace(":", "-") if root else None
+            print(f"[seed {seed}] {name}", flush=True)
             stages = run_stages(model, sch, sources, run_dir=rdir, progress=progress)
             tasks = [name.split(":")[1]] if scheme == "per-task" else list(TASK_ORDER)
             samples = {}
@@ -241,7 +243,11 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
 
                     save_tensors(trainable_tensors(model), root / "emoverse-two-stage.safetensors",
                                  {"feat_dims": model.cfg.feat_dims, "n_soft": model.cfg.n_soft,
-                                  "lora_r": model.cfg.lora_r})
+                                  "lora_r": model.cfg.lora_r,
+                                  "trained_modalities": sorted({m for t in TASK_ORDER for e in
+                                                                ex.get(t, "train")
+                                                                for m in e.feats}),
+                                  "command": res["command"]})
             res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             _write(res, out_dir, time_only)
     if not time_only:
