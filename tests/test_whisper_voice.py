@@ -269,3 +269,28 @@ def test_shipped_voice_model_is_loudness_invariant_on_real_speech(shared):
         for o in outs:
             assert o.argmax() == outs[2].argmax()
             np.testing.assert_allclose(o, outs[2], atol=0.03)
+
+
+def test_language_detection_shares_the_first_window_encoder_pass():
+    """faster-whisper encodes the first 30 s window twice (language detection, then decoding);
+    the shared model encodes it once and transcribes exactly as the stock model does."""
+    from faster_whisper import WhisperModel
+
+    from affectkit import media
+    from conftest import REPO
+
+    x = media.load_audio(REPO / "examples" / "demo" / "voice_note.ogg")[: 16_000 * 6]
+    m = backbone.load_model("base")
+    stock = WhisperModel(str(backbone.model_dir("base")), device="cpu", compute_type="int8",
+                         cpu_threads=1, local_files_only=True)
+
+    def run(model):
+        segs, info = model.transcribe(x, beam_size=1, vad_filter=True)
+        return info.language, " ".join(s.text.strip() for s in segs)
+
+    before = dict(m.encode_stats)
+    ours = run(m)
+    calls, hits = (m.encode_stats[k] - before[k] for k in ("calls", "hits"))
+    assert hits == 1 and calls == 2  # detection + first window: one real encoder pass
+    assert ours == run(stock)
+    assert backbone.share_first_window(m) is m  # patching twice is a no-op

@@ -246,8 +246,65 @@ def load_model(size: str = "base", device: str = "cpu", compute_type: str = "int
     """One shared ``faster_whisper.WhisperModel`` per ``(size, device, compute_type)``.
 
     Threads: ``$AFFECTKIT_THREADS``, else ``$OMP_NUM_THREADS``, else all cores.
+    The model's language detection shares its encoder pass with the first decoding window
+    (:func:`share_first_window`).
     """
     from faster_whisper import WhisperModel
 
-    return WhisperModel(str(model_dir(size)), device=device, compute_type=compute_type,
-                        cpu_threads=_threads(), local_files_only=True)
+    m = WhisperModel(str(model_dir(size)), device=device, compute_type=compute_type,
+                     cpu_threads=_threads(), local_files_only=True)
+    return share_first_window(m)
+
+
+def share_first_window(model):
+    """Stop faster-whisper from encoding the first 30 s window twice.
+
+    With ``language=None``, ``WhisperModel.transcribe`` (faster-whisper 1.2) first encodes
+    ``pad_or_trim(features[:, :3000])`` to detect the language, then encodes
+    ``pad_or_trim(features[:, :min(3000, n_frames - 1)])`` again for the first decoding window.
+    For a clip under 30 s that second Whisper encoder pass is as costly as the first (the
+    input is padded to 30 s). This instance-level patch makes language detection use exactly
+    the first decoding window's input (the same frames, less the final 10 ms frame when the
+    audio is shorter than 30 s) and keeps the last encoder output in a one-entry memo keyed
+    by a digest of its input, so the decoding window reuses it. Outputs are unchanged for
+    inputs of 30 s or more; for shorter ones the language head sees the window the decoder
+    decodes. ``model.encode_stats`` counts calls and memo hits (for the speed benchmark)."""
+    import numpy as np
+    from faster_whisper.audio import pad_or_trim
+
+    if getattr(model, "encode_stats", None) is not None:
+        return model
+    encode, detect = model.encode, model.detect_language
+    memo: dict = {}
+    lock = threading.Lock()
+    stats = {"calls": 0, "hits": 0}
+
+    def memo_encode(features):
+        a = np.ascontiguousarray(features)
+        key = (a.shape, str(a.dtype), hashlib.blake2b(a.tobytes(), digest_size=16).digest())
+        with lock:
+            stats["calls"] += 1
+            if key in memo:
+                stats["hits"] += 1
+                return memo[key]
+        out = encode(features)
+        with lock:
+            memo.clear()
+            memo[key] = out
+        return out
+
+    def detect_language(audio=None, features=None, vad_filter=False, vad_parameters=None,
+                        language_detection_segments=1, language_detection_threshold=0.5):
+        n = model.feature_extractor.nb_max_frames
+        if audio is None and features is not None and language_detection_segments == 1:
+            # the first decoding window's input (see the docstring)
+            features = pad_or_trim(features[..., : max(1, min(n, features.shape[-1] - 1))])
+        return detect(audio=audio, features=features, vad_filter=vad_filter,
+                      vad_parameters=vad_parameters,
+                      language_detection_segments=language_detection_segments,
+                      language_detection_threshold=language_detection_threshold)
+
+    model.encode = memo_encode
+    model.detect_language = detect_language
+    model.encode_stats = stats
+    return model

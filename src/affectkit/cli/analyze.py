@@ -109,11 +109,14 @@ def bench_analyze(
     out: Path = typer.Option(Path("benchmarks/results/analyze.json"), "--out", help="JSON results."),
     parts: str = typer.Option("clips,audio,text,long", "--parts",
                               help="Any of clips (all modalities + accuracy), audio, text, long."),
+    long_runs: str = typer.Option(None, "--long-runs",
+                                  help="Long inputs as MINUTES:MODALITIES, e.g. '60:audio 5:text+audio+vision' "
+                                       "(replaces --long-minutes)."),
 ) -> None:
     """Analyzer speed, memory and mosi400 accuracy (fused vs each modality)."""
     from rich.table import Table
 
-    from affectkit.analysis.bench import run_all
+    from affectkit.analysis.bench import parse_long_runs, run_all
     from affectkit.data.base import shared_data_root
     from affectkit.errors import DataError
 
@@ -124,7 +127,8 @@ def bench_analyze(
     with console.status("benchmarking the analyzer …") as st:
         res = run_all(root, limit=limit, long_minutes=long_minutes,
                       progress=lambda k, n: st.update(f"mosi400 clip {k}/{n} …"),
-                      parts=tuple(p.strip() for p in parts.split(",")))
+                      parts=tuple(p.strip() for p in parts.split(",")),
+                      long_runs=parse_long_runs(long_runs) if long_runs else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     import json
 
@@ -132,14 +136,16 @@ def bench_analyze(
     if "all_modalities" in res:
         a = res["all_modalities"]
         console.print(f"RTF all modalities: {a['rtf']:.3f} ({a['clips']} clips, {a['media_seconds']:.0f} s)")
+        if "bare_asr" in res:
+            console.print(f"bare Whisper base ASR of the same audio: RTF {res['bare_asr']['rtf']:.3f}; "
+                          f"analyzer / bare ASR = {a.get('ratio_to_bare_asr', float('nan')):.2f}")
     if "audio_only" in res:
         console.print(f"RTF audio-only: {res['audio_only']['rtf']:.3f}")
     if "text_only" in res:
         console.print(f"text-only: {res['text_only']['utterances_per_s']:.0f} utterances/s")
-    if "long_input" in res:
-        li = res["long_input"]
-        console.print(f"long input {li['minutes']} min: peak RSS {li['peak_rss_mb']:.0f} MB, "
-                      f"RTF {li['seconds'] / li['duration']:.3f}")
+    for li in res.get("long_runs", []):
+        console.print(f"long input {li['minutes']} min ({li['modalities']}): peak RSS "
+                      f"{li['peak_rss_mb']:.0f} MB, RTF {li['seconds'] / li['duration']:.3f}")
     if "all_modalities" not in res:
         console.print(f"wrote {out}")
         return
