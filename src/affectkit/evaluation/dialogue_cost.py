@@ -1,8 +1,8 @@
 """Cost of the dialogue context models against dialogue length (``affect bench dialogue-cost``).
 
 One conversation of T utterances (384-d vectors, as ``text.minilm`` gives) through each
-``dialogue.*`` model in eval mode, one torch thread, median of ``repeats`` forward passes per
-length; the slope of log(time) against log(T) over the longer half of the lengths says how the
+``dialogue.*`` model in eval mode (the SSM with each of its scan implementations), one torch
+thread, median of ``repeats`` forward passes per length; the slope of log(time) against log(T) over the longer half of the lengths says how the
 cost grows (≈ 1 linear, ≈ 2 quadratic). Peak memory is not measured (allocator noise on CPU).
 """
 
@@ -13,38 +13,60 @@ import time
 import numpy as np
 
 LENGTHS = (10, 25, 50, 100, 250, 500)
-MODELS = ("dialogue.ssm", "dialogue.gru", "dialogue.transformer")
+#: ``name`` or ``name:scan`` (the Broad-Mamba SSM with one of :data:`affectkit.models.ssm.SCANS`;
+#: plain ``dialogue.ssm`` uses the default for the device — the loop on a CPU)
+MODELS = ("dialogue.ssm", "dialogue.ssm:stepwise", "dialogue.ssm:parallel", "dialogue.gru",
+          "dialogue.transformer")
+SCAN_NOTES = {"": "loop scan, default", "stepwise": "stepwise scan, the first version",
+              "parallel": "parallel prefix scan"}
 
 
 def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
         repeats: int = 5, seed: int = 0) -> dict:
+    """Models are timed round-robin (each repeat times every model in turn), so a change of
+    machine load between models hits them alike."""
     import torch
 
     from affectkit.models import create_model
+    from affectkit.models.ssm import SelectiveSSM
     from affectkit.types import Modality
 
     torch.set_num_threads(1)
     T_ = Modality.TEXT
-    rows = []
-    for name in models:
+    built = {}
+    for spec in models:
+        name, _, scan = spec.partition(":")
         torch.manual_seed(seed)
         model = create_model(name, input_dims={T_: dim}, n_outputs=7, hidden=hidden).eval()
-        times = []
-        for n in lengths:
-            x = {T_: torch.randn(1, n, dim)}
-            L = {T_: torch.tensor([n])}
-            with torch.no_grad():
+        if scan:
+            for m in model.modules():
+                if isinstance(m, SelectiveSSM):
+                    m.scan = scan
+        built[spec] = model
+    times: dict[str, list[float]] = {spec: [] for spec in models}
+    for n in lengths:
+        x = {T_: torch.randn(1, n, dim)}
+        L = {T_: torch.tensor([n])}
+        ts: dict[str, list[float]] = {spec: [] for spec in models}
+        with torch.no_grad():
+            for model in built.values():
                 model(x, lengths=L)  # warm-up
-                ts = []
-                for _ in range(repeats):
+            for _ in range(repeats):
+                for spec, model in built.items():
                     t0 = time.perf_counter()
                     model(x, lengths=L)
-                    ts.append(time.perf_counter() - t0)
-            times.append(float(np.median(ts)))
-        half = len(lengths) // 2
-        slope = float(np.polyfit(np.log(lengths[half:]), np.log(times[half:]), 1)[0])
-        rows.append({"model": name, "ms": [round(1000 * t, 2) for t in times],
-                     "ms_per_utterance": [round(1000 * t / n, 3) for t, n in zip(times, lengths)],
+                    ts[spec].append(time.perf_counter() - t0)
+        for spec in models:
+            times[spec].append(float(np.median(ts[spec])))
+    rows = []
+    half = len(lengths) // 2
+    for spec, model in built.items():
+        name, _, scan = spec.partition(":")
+        slope = float(np.polyfit(np.log(lengths[half:]), np.log(times[spec][half:]), 1)[0])
+        rows.append({"model": spec, "note": SCAN_NOTES.get(scan, scan) if name == "dialogue.ssm"
+                     else "", "ms": [round(1000 * t, 2) for t in times[spec]],
+                     "ms_per_utterance": [round(1000 * t / n, 3)
+                                          for t, n in zip(times[spec], lengths)],
                      "slope_loglog": round(slope, 2),
                      "n_parameters": int(sum(p.numel() for p in model.parameters()))})
     return {"lengths": list(lengths), "hidden": hidden, "dim": dim, "repeats": repeats,
@@ -56,6 +78,7 @@ def to_markdown(res: dict) -> str:
     sep = "|---" * (len(res["lengths"]) + 3) + "|"
     lines = [head, sep]
     for r in res["rows"]:
-        lines.append(f"| {r['model']} | {r['n_parameters']:,} | "
+        label = r["model"] + (f" ({r['note']})" if r.get("note") else "")
+        lines.append(f"| {label} | {r['n_parameters']:,} | "
                      + " | ".join(f"{m:.1f} ms" for m in r["ms"]) + f" | {r['slope_loglog']} |")
     return "\n".join(lines)

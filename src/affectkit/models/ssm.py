@@ -11,8 +11,13 @@ Deviations from the paper, and why:
 * The paper models the *dialogue* (one step per utterance); here the encoder runs over the
   frames/tokens of one modality of one utterance, so it can be the per-modality encoder of every
   fusion model (``encoder="ssm"``).
-* The selective scan is a plain Python loop over time (no fused CUDA kernel): fine for the short
-  sequences used here (frames are capped, see :func:`affectkit.models.fusion_base.cap_frames`).
+* The selective scan has no fused kernel; three PyTorch forms compute the same function
+  (:data:`SCANS`, equal up to float rounding, gradients too — tested): ``loop`` (one fused
+  ``addcmul`` per step, output read once; the CPU default), ``parallel`` (a Hillis–Steele
+  prefix scan, ⌈log₂ T⌉ whole-tensor steps; the accelerator default) and ``stepwise`` (the
+  first version, 4 operations per step; the reference). On the CPU the loop is the fastest:
+  the vectorised scan's extra passes over the (B, T, D, N) states cost more than the loop's
+  per-step dispatch (docs/conversations.md has the measurements).
 * Masks: the encoder first moves the valid frames to the front (order kept), so a dropped frame
   is exactly a removed frame; inside the scan an invalid (padding) frame gets Δ = 0, so
   ``exp(ΔA) = 1`` and ``ΔB·x = 0`` — the state passes through unchanged and the frame
@@ -39,6 +44,60 @@ def compact(x: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.
     return xc, frames.sum(1)
 
 
+def stepwise_scan(dA: torch.Tensor, dBx: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """The selective scan as first written here, one time step at a time, reading the output
+    at every step: h_t = dA_t·h_{t−1} + dBx_t, y_t = Σ_n h_t C_t (the reference; 4 tensor
+    operations per step).
+
+    Shapes: dA, dBx (B, T, D, N); C (B, T, N) → y (B, T, D).
+    """
+    h = dBx.new_zeros(dBx[:, 0].shape)
+    ys = []
+    for t in range(dBx.shape[1]):
+        h = dA[:, t] * h + dBx[:, t]
+        ys.append((h * C[:, t, None, :]).sum(-1))
+    return torch.stack(ys, dim=1)
+
+
+def loop_scan(dA: torch.Tensor, dBx: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """The same recurrence with one fused ``addcmul`` per step, the output read once for all
+    steps (one ``einsum``) — the fastest form on a CPU, where every extra pass over the
+    (B, T, D, N) states costs more than the loop's per-step dispatch."""
+    h = dBx.new_zeros(dBx[:, 0].shape)
+    hs = []
+    for a_t, b_t in zip(dA.unbind(1), dBx.unbind(1), strict=True):
+        h = torch.addcmul(b_t, a_t, h)
+        hs.append(h)
+    return torch.einsum("btdn,btn->btd", torch.stack(hs, dim=1), C)
+
+
+def parallel_scan(dA: torch.Tensor, dBx: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """The recurrence as an inclusive Hillis–Steele prefix scan over the associative operator
+    (a₁, b₁)∘(a₂, b₂) = (a₁a₂, a₂b₁ + b₂): after the step with offset k, position t holds
+    the composition of steps t−2k+1 … t. ⌈log₂ T⌉ whole-tensor steps (O(T log T) work),
+    differentiable by autograd; only products of decays in (0, 1] are formed, so it cannot
+    overflow however long the sequence. Fast where wide kernels are cheap (GPU); on a CPU the
+    extra passes over memory make it slower than :func:`loop_scan` (measured, see
+    docs/conversations.md).
+    """
+    a, b = dA, dBx
+    T, k = b.shape[1], 1
+    while k < T:
+        b = torch.cat([b[:, :k], torch.addcmul(b[:, k:], a[:, k:], b[:, :-k])], dim=1)
+        a = torch.cat([a[:, :k], a[:, k:] * a[:, :-k]], dim=1)
+        k *= 2
+    return torch.einsum("btdn,btn->btd", b, C)
+
+
+#: scan implementations (the same function up to float rounding; tested)
+SCANS = {"loop": loop_scan, "parallel": parallel_scan, "stepwise": stepwise_scan}
+
+
+def default_scan(x: torch.Tensor) -> str:
+    """``parallel`` on an accelerator, ``loop`` on the CPU."""
+    return "loop" if x.device.type == "cpu" else "parallel"
+
+
 class SelectiveSSM(nn.Module):
     """One direction of a Mamba (S6) block.
 
@@ -47,13 +106,19 @@ class SelectiveSSM(nn.Module):
         d_state: state size N per channel.
         expand: inner width = ``expand * d_model``.
         d_conv: width of the causal depthwise convolution.
+        scan: a :data:`SCANS` name, or ``None`` = :func:`default_scan` (``loop`` on the
+            CPU, ``parallel`` elsewhere); the same function either way.
 
     Shapes:
         x: (B, T, d_model); frames: (B, T) bool → (B, T, d_model), zero at invalid frames.
     """
 
-    def __init__(self, d_model: int, *, d_state: int = 8, expand: int = 2, d_conv: int = 3) -> None:
+    def __init__(self, d_model: int, *, d_state: int = 8, expand: int = 2, d_conv: int = 3,
+                 scan: str | None = None) -> None:
         super().__init__()
+        if scan is not None and scan not in SCANS:
+            raise ValueError(f"scan={scan!r}; allowed: {', '.join(SCANS)}")
+        self.scan = scan
         d_inner = expand * d_model
         self.d_inner, self.d_state = d_inner, d_state
         self.dt_rank = max(1, math.ceil(d_model / 16))
@@ -85,12 +150,7 @@ class SelectiveSSM(nn.Module):
         A = -torch.exp(self.A_log)  # (Di, N)
         dA = torch.exp(dt[..., None] * A)  # (B, T, Di, N)
         dBx = dt[..., None] * Bm[:, :, None, :] * xi[..., None]  # (B, T, Di, N)
-        h = x.new_zeros(B, self.d_inner, self.d_state)
-        ys = []
-        for t in range(T):
-            h = dA[:, t] * h + dBx[:, t]
-            ys.append((h * Cm[:, t, None, :]).sum(-1))
-        y = torch.stack(ys, dim=1) + self.D * xi
+        y = SCANS[self.scan or default_scan(x)](dA, dBx, Cm) + self.D * xi
         y = y * F.silu(z)
         return self.out_proj(y) * fm
 
