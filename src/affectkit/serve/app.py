@@ -10,7 +10,9 @@ a 4xx status, never a stack trace):
 * ``GET /v1/jobs/{id}/results?format=json|csv|parquet`` · ``GET /v1/jobs/{id}/report`` (HTML);
 * ``DELETE /v1/jobs/{id}`` — 204 (gone) or 202 (running: removed at the next file boundary);
 * ``POST /v1/text`` — synchronous text / conversation analysis;
-* ``GET /healthz`` · ``GET /openapi.json`` · ``GET /docs`` · ``GET /`` (the web page).
+* ``GET /healthz`` · ``GET /openapi.json`` · ``GET /docs`` (Swagger UI) · ``GET /redoc`` ·
+  ``GET /`` (the web page). The docs pages load their scripts and styles from the
+  ``fastapi-offline`` package under ``/static-offline-docs/``: no CDN, they work offline.
 
 With a token, every ``/v1`` endpoint needs ``Authorization: Bearer <token>``.
 """
@@ -27,10 +29,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Optional
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,9 +133,11 @@ def create_app(root: str | os.PathLike = "affect-serve", *, token: str | None = 
             # never leave a model half-loaded in a thread at exit (C++ threads abort the process)
             warm.join(300)
 
-    app = FastAPI(title="affectkit", version=__version__, lifespan=lifespan,
-                  description="Multimodal emotion and sentiment analysis as a service: upload media, "
-                              "poll the job, download per-utterance results and the HTML report.")
+    # FastAPIOffline: FastAPI whose /docs and /redoc pages use bundled assets, not a CDN
+    app = FastAPIOffline(title="affectkit", version=__version__, lifespan=lifespan,
+                         description="Multimodal emotion and sentiment analysis as a service: upload media, "
+                                     "poll the job, download per-utterance results and the HTML report.",
+                         swagger_ui_parameters={"validatorUrl": None})  # no online validator badge
     app.state.store = store
     app.state.limits = limits
 
