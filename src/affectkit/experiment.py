@@ -261,7 +261,10 @@ def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = No
     model = create_model(cfg.model.name, input_dims=prep.input_dims, n_outputs=task.n_outputs,
                          **args)
     resolved = to_dict(cfg) | {"seed": seed}
-    if run_dir is not None:
+    from affectkit.training.distributed import is_main_process
+
+    writes = run_dir is not None and is_main_process()  # rank 0 only under torchrun
+    if writes:
         RunDir(run_dir).write_model_spec(cfg.model.name, args, prep.input_dims, task.n_outputs,
                                          prep.kinds, resolved)
     tcfg = from_dict(type(cfg.trainer), to_dict(cfg.trainer))
@@ -277,7 +280,7 @@ def run_fold(prep: Prepared, fold: Fold, *, seed: int, run_dir: Path | None = No
         "n_parameters": model.n_parameters(), "n_trainable": model.n_parameters(True)
         if not trainer.closed_form else model.n_parameters(),
     }
-    if run_dir is not None:
+    if writes:
         rd = RunDir(run_dir)
         rd.write("test_metrics.json", out)
         rd.write("data.json", {
