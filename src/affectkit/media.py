@@ -341,8 +341,35 @@ def load_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)  # imdecode: works with non-ASCII paths too
     img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
-        raise MediaError(f"{path}: cannot decode image (corrupt or not an image); re-export it")
+        # OpenCV reads 8/16-bit, grey, palette, alpha and CMYK files (EXIF orientation applied);
+        # Pillow covers what it refuses, e.g. 32-bit float or integer TIFFs
+        rgb = _load_image_pil(path)
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
     return img if gray else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _load_image_pil(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB via Pillow, float/32-bit images scaled to 0–255; one clear error."""
+    try:
+        from PIL import Image, ImageOps
+
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("F", "I", "I;16", "I;16B", "I;16L"):
+                a = np.asarray(im, dtype=np.float64)
+                if not np.isfinite(a).all():
+                    raise MediaError(f"{path}: image has NaN/inf pixel values; re-export it as "
+                                     "8-bit PNG or JPEG")
+                top = 1.0 if im.mode == "F" and a.max() <= 1.0 else \
+                    255.0 if a.max() <= 255 else 65535.0 if a.max() <= 65535 else a.max()
+                a = np.clip(a / top * 255.0, 0, 255).astype(np.uint8)
+                return np.repeat(a[:, :, None], 3, axis=2)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except MediaError:
+        raise
+    except Exception as e:  # Pillow's UnidentifiedImageError, DecompressionBombError, OSError
+        raise MediaError(f"{path}: cannot decode image ({type(e).__name__}: {e}); re-export it "
+                         "as 8-bit PNG or JPEG") from None
 
 
 def iter_frames(
@@ -414,7 +441,7 @@ def iter_frames(
                                            height=max(2, int(h * k) // 2 * 2))
                 else:
                     img = frame.to_ndarray(format=fmt)
-                yield Frame(t, img)
+                yield Frame(t, upright(img, getattr(frame, "rotation", 0) or 0))
                 n += 1
                 # next instant after t, not nxt + step: a variable-rate file never bursts
                 nxt = nxt + step * (int((t - nxt) / step) + 1) if step else t + eps
@@ -436,6 +463,15 @@ def iter_frames(
                     f"{path}: truncated video (decoded up to {last_t:.2f} s of {declared:.2f} s "
                     f"declared in the header); {_FIX}"
                 )
+
+
+def upright(img: np.ndarray, rotation: float) -> np.ndarray:
+    """Turn a decoded frame upright from its display-matrix rotation (degrees counter-clockwise,
+    as PyAV's ``VideoFrame.rotation`` and ffprobe's ``rotation`` report it; phones store
+    portrait video as landscape pixels plus this rotation). Rounded to a multiple of 90°, the
+    same turn ffmpeg's autorotate applies."""
+    k = int(round(float(rotation) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
 def _fit(img: np.ndarray, max_side: int | None) -> np.ndarray:
