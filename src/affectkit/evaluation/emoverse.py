@@ -108,7 +108,7 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
         elif t == "ecpe":
             tp = npred = ngold = 0
             for e in items:
-                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=32,
+                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=24,
                                         use_soft=use_soft)
                 p = {x for x in parse_pairs(txt) if x[0] <= e.gold["turns"]}
                 g = {tuple(x) for x in e.gold["pairs"]}
@@ -121,7 +121,7 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
         elif t == "reason":
             hit = parsed = 0
             for e in items:
-                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=24,
+                txt, _ = model.generate(instruction(e), e.feats, max_new_tokens=12,
                                         use_soft=use_soft)
                 c = parse_cause(txt)
                 parsed += c is not None
@@ -130,6 +130,9 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
                     samples["reason"].append({"id": e.id, "gold": e.answer, "generated": txt})
             out["cause_acc"] = 100 * hit / max(len(items), 1)
             out["reason_parsed"] = 100 * parsed / max(len(items), 1)
+            # reference: answering "the emotion turn itself" (ECF causes are often self)
+            out["cause_self_baseline"] = 100 * sum(e.gold["target"] in e.gold["causes"]
+                                                   for e in items) / max(len(items), 1)
         out[f"{t}_eval_s"] = round(time.perf_counter() - t0, 1)
         print(f"  eval {t}: {len(items)} items in {out[f'{t}_eval_s']}s", flush=True)
         out[f"{t}_n_test"] = len(items)

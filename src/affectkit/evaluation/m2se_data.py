@@ -109,7 +109,8 @@ def pairs_answer(pairs: list[tuple[int, str, int]]) -> str:
 
 
 PAIR_RE = re.compile(r"(\d+)\s*_\s*([a-z]+)\s*,\s*(\d+)")
-CAUSE_RE = re.compile(r"utterance\s+(\d+)", re.I)
+CAUSE_RE = re.compile(r"because of utterance\s+(\d+)", re.I)
+ANY_UTT_RE = re.compile(r"(?<!speaker of )utterance\s+(\d+)", re.I)
 
 
 def parse_pairs(text: str) -> set[tuple[int, str, int]]:
@@ -120,7 +121,10 @@ def parse_pairs(text: str) -> set[tuple[int, str, int]]:
 
 
 def parse_cause(text: str) -> int | None:
-    m = CAUSE_RE.search(text)
+    """The cause turn a reason names: "Because of utterance k" (the trained format), else the
+    first "utterance k" that is not "the speaker of utterance k" (the question's own words
+    echoed back name no cause)."""
+    m = CAUSE_RE.search(text) or ANY_UTT_RE.search(text)
     return int(m.group(1)) if m else None
 
 
