@@ -127,3 +127,17 @@ def test_real_smollm2_constrained_answer():
                    "Answer negative or positive.", {"text": np.zeros(384, np.float32)}, labels)
     assert out in labels
     assert m.n_trainable() < 2_000_000
+
+
+def test_answer_parsers():
+    from affectkit.evaluation.m2se_data import pairs_answer, parse_cause, parse_pairs
+
+    gold = [(5, "surprised", 2), (5, "surprised", 5)]
+    assert pairs_answer(gold) == "5_surprised,2;5_surprised,5"
+    assert parse_pairs(pairs_answer(gold)) == set(gold)
+    assert parse_pairs("3_joyful,1; 4_sad , 2; junk") == {(4, "sad", 2)}  # unknown emotion dropped
+    assert parse_pairs("none") == set()
+    assert parse_cause("Because of utterance 7: This is every guy fantasy !") == 7
+    # echoing the question ("the speaker of utterance 8") names no cause
+    assert parse_cause("The speaker of utterance 8 feels disgusted.") is None
+    assert parse_cause("It is what utterance 3 says.") == 3
