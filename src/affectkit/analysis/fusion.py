@@ -68,6 +68,11 @@ class LateFusion:
     #: pool as usual. A fixed, documented rule (not fitted: there is no labelled
     #: conversational emotion video to fit it on)
     neutral_abstains: bool = False
+    #: whether the abstention also applies to the sentiment pool (``None``: as
+    #: :attr:`neutral_abstains`). On mosi400 training videos it hurt sentiment in 12 of 12
+    #: folds (a text read as emotionally neutral still carries its opinion), so the shipped
+    #: ``fusion.json`` sets it ``false`` (``python -m affectkit.evaluation.fusion_mosi400``)
+    sentiment_abstains: bool | None = None
 
     def calibrate(self, modality: str, out: ModalityOutput) -> ModalityOutput:
         """Temperature-scale a modality's probabilities (softmax(log p / T)); confidence is
@@ -89,7 +94,8 @@ class LateFusion:
             ps.append(o.emotion_probs)
         w = np.asarray(ws)
         p = (w[:, None] * np.stack(ps)).sum(0) / w.sum()
-        sv = [(max(self.sentiment_weights.get(m, 1.0) * o.confidence * ab[m], self.min_weight),
+        sab = ab if self.sentiment_abstains in (None, True) else {m: 1.0 for m in outputs}
+        sv = [(max(self.sentiment_weights.get(m, 1.0) * o.confidence * sab[m], self.min_weight),
                o.sentiment) for m, o in outputs.items() if o.sentiment is not None]
         s = (sum(a * b for a, b in sv) / sum(a for a, _ in sv)) if sv else None
         return ModalityOutput(p, s)
@@ -105,7 +111,8 @@ class LateFusion:
     def to_dict(self) -> dict:
         return {"emotion_weights": self.emotion_weights,
                 "sentiment_weights": self.sentiment_weights, "temperatures": self.temperatures,
-                "neutral_abstains": self.neutral_abstains}
+                "neutral_abstains": self.neutral_abstains,
+                "sentiment_abstains": self.sentiment_abstains}
 
 
 def fit_weights(

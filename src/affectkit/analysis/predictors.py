@@ -115,5 +115,6 @@ def default_fusion() -> LateFusion:
         d = json.loads(path.read_text())
         return LateFusion(emotion_weights=d["emotion_weights"], sentiment_weights=d["sentiment_weights"],
                           temperatures=d.get("temperatures", {}),
-                          neutral_abstains=bool(d.get("neutral_abstains", False)))
+                          neutral_abstains=bool(d.get("neutral_abstains", False)),
+                          sentiment_abstains=d.get("sentiment_abstains"))
     return LateFusion()

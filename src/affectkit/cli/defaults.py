@@ -87,8 +87,11 @@ def fit_fusion(
     (on the canonical classes each held-out corpus has, like the analyzer's 7-way output,
     `--modality audio`), face = FaceExpressionNet zero-shot on FER+,
     FER2013 and CK+ (`--modality vision`). Temperatures are 1 (no cross-corpus likelihood fit
-    for the new models). Sentiment: text 1.0 (the only trained sentiment head); voice and face
-    0.25 (their sentiment is the valence of their emotion). mosi400 is not used.
+    for the new models). Sentiment: the weights fitted on all mosi400 clips by
+    ``python -m affectkit.evaluation.fusion_mosi400`` (``fusion-mosi400.json``; that command
+    scores the same fit with 4 video-disjoint folds, never fitting on the fold it scores), and
+    the neutral abstention is left out of the sentiment pool (it hurt sentiment on the training
+    videos of every fold); without that file: text 1.0, voice and face 0.25.
     """
     from affectkit.analysis.predictors import DEFAULTS_DIR
 
@@ -115,15 +118,24 @@ def fit_fusion(
         raise typer.BadParameter("a generalisation table lacks the rows of the shipped model")
     ew = {m: round(max(0.05, float(np.mean(x))), 4) for m, x in
           (("text", t), ("audio", a), ("vision", v))}
-    doc = {"emotion_weights": ew, "sentiment_weights": {"text": 1.0, "audio": 0.25, "vision": 0.25},
-           "temperatures": {}, "neutral_abstains": True,
+    sw, s_abstain, s_rule = {"text": 1.0, "audio": 0.25, "vision": 0.25}, None, "text 1, voice/face 0.25"
+    fm = results / "fusion-mosi400.json"
+    if fm.is_file():
+        sw = json.loads(fm.read_text())["sentiment_weights_all_clips"]
+        s_abstain = False
+        s_rule = ("weights fitted (Pearson r, grid) on all mosi400 clips, scored with 4 "
+                  "video-disjoint folds in fusion-mosi400.json; no abstention in the sentiment pool")
+    doc = {"emotion_weights": ew, "sentiment_weights": sw,
+           "temperatures": {}, "neutral_abstains": True, "sentiment_abstains": s_abstain,
            "rule": "w_emotion = mean over held-out corpora of (UA - chance) / (1 - chance) of the "
                    "shipped model (generalisation tables), floor 0.05; temperatures 1; a "
                    "modality whose top class is neutral abstains when another reads an "
-                   "emotion; sentiment: text 1, voice/face 0.25",
+                   f"emotion; sentiment: {s_rule}",
            "sources": {"text": f"generalise-text.json: {len(t)} held-out English corpora",
                        "audio": f"generalise-audio.json loco-canonical: {len(a)} held-out speech corpora",
-                       "vision": f"generalise-vision.json zero-shot: {len(v)} face corpora"},
+                       "vision": f"generalise-vision.json zero-shot: {len(v)} face corpora",
+                       **({"sentiment": "fusion-mosi400.json (python -m "
+                                        "affectkit.evaluation.fusion_mosi400)"} if fm.is_file() else {})},
            "built": _dt.date.today().isoformat()}
     (dest / "fusion.json").write_text(json.dumps(doc, indent=1))
     console.print_json(json.dumps(doc))
