@@ -223,6 +223,41 @@ def load(model: str, weights_dir: str | None = None):
                      "landmarks_tiny or detector")
 
 
+_FAST: dict = {}
+_FAST_LOCK = __import__("threading").Lock()
+
+
+def fast_detector(shape: tuple[int, int, int, int]):
+    """The Tiny Face Detector traced for one input shape ``(B, 3, H, W)``, frozen and in
+    channels-last layout: the same numbers as :func:`load` ``("detector")`` (max difference
+    0.0 on a 640×384 frame) at about a third of its CPU time, mostly because PyTorch's
+    max-pool on contiguous NCHW tensors is slow. One trace per shape (kept for the last 8
+    shapes; a video has one or two: the fine and the coarse pass). ``$AFFECTKIT_FACE_JIT=0``
+    returns the plain module."""
+    import os
+    import warnings
+
+    import torch
+
+    if os.environ.get("AFFECTKIT_FACE_JIT", "1") == "0":
+        return load("detector")
+    key = tuple(int(v) for v in shape)
+    with _FAST_LOCK:
+        fn = _FAST.get(key)
+        if fn is None:
+            import copy
+
+            net = copy.deepcopy(load("detector")).to(memory_format=torch.channels_last)
+            x = torch.zeros(key).contiguous(memory_format=torch.channels_last)
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # TracerWarning: pad sizes fixed per shape
+                fn = torch.jit.freeze(torch.jit.trace(net, x, check_trace=False))
+            if len(_FAST) >= 8:
+                _FAST.pop(next(iter(_FAST)))
+            _FAST[key] = fn
+    return fn
+
+
 @functools.lru_cache(maxsize=8)
 def weights_version(*stems: str) -> str:
     h = hashlib.sha256()

@@ -13,6 +13,9 @@ def bench_faces(
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    parts: str = typer.Option("synthetic,speed,mosi", "--parts",
+                              help="Any of synthetic (recall), speed, mosi (frame coverage)."),
+    speed_frames: int = typer.Option(60, "--speed-frames", help="Scenes timed per resolution."),
 ) -> None:
     """Recall (faces ≥ 40 px), false positives per frame and speed: face-api vs Haar."""
     import datetime as dt
@@ -21,8 +24,11 @@ def bench_faces(
 
     from affectkit.evaluation.faces_bench import run
 
-    res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet)
-    cmd = f"affect bench faces --scenes {scenes} --mosi-clips {mosi_clips} --seed {seed}"
+    ps = tuple(p.strip() for p in parts.split(","))
+    res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet, parts=ps,
+              speed_frames=speed_frames)
+    cmd = (f"affect bench faces --scenes {scenes} --mosi-clips {mosi_clips} --seed {seed} "
+           f"--parts {','.join(ps)} --speed-frames {speed_frames}")
     res = {"command": cmd, "date": dt.date.today().isoformat(), **res}
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)

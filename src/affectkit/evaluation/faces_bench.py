@@ -200,10 +200,12 @@ def _haar(detect_side: int):
     return lambda img: [(b.x, b.y, b.x + b.w, b.y + b.h) for b in d.detect(to_gray(img))]
 
 
-def _faceapi(detect_side: int, rotations: tuple[float, ...] = (), threshold: float = 0.4):
+def _faceapi(detect_side: int, rotations: tuple[float, ...] = (), threshold: float = 0.4,
+             fast: bool = False, extra_passes: str = "always"):
     from affectkit.features.vision.detect import FaceApiDetector
 
-    d = FaceApiDetector(detect_side=detect_side, score_threshold=threshold, rotations=rotations)
+    d = FaceApiDetector(detect_side=detect_side, score_threshold=threshold, rotations=rotations,
+                        fast=fast, extra_passes=extra_passes)
     return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
 
 
@@ -224,14 +226,19 @@ def _ignore_fn():
 
 
 def _pipelines():
-    """Full per-frame pipelines (largest face → expression), Haar+FER beside face-api."""
+    """Full per-frame pipelines (largest face → expression), Haar+FER beside face-api: the
+    plain PyTorch detector (before), the traced channels-last one (same outputs), and the
+    traced one with the coarse pass only on frames where the plain pass found nothing."""
     from affectkit.features.vision import faceapi as fx
     from affectkit.features.vision import fer
     from affectkit.features.vision.detect import FaceApiDetector, aligned_crop
     from affectkit.features.vision.faces import FaceDetector, crop, to_gray
 
     haar = FaceDetector(detect_side=320)
-    det = FaceApiDetector(detect_side=640, score_threshold=0.4)
+    dets = {"plain PyTorch": FaceApiDetector(detect_side=640, score_threshold=0.4, fast=False),
+            "traced": FaceApiDetector(detect_side=640, score_threshold=0.4, fast=True),
+            "traced, coarse pass if empty": FaceApiDetector(
+                detect_side=640, score_threshold=0.4, fast=True, extra_passes="if_empty")}
 
     def haar_fer(img):
         g = to_gray(img)
@@ -240,19 +247,25 @@ def _pipelines():
             fer.classify(crop(g, b, size=fer.INPUT)[None])
         return b is not None
 
-    def faceapi(img):
-        faces = det.detect(img)
-        if faces:
-            f = max(faces, key=lambda f: f.width * f.height)
-            fx.classify(aligned_crop(img, f)[None])
-        return bool(faces)
+    def faceapi(det):
+        def fn(img):
+            faces = det.detect(img)
+            if faces:
+                f = max(faces, key=lambda f: f.width * f.height)
+                fx.classify(aligned_crop(img, f)[None])
+            return bool(faces)
+        return fn
 
     return {"haar320 + FER mini-Xception (current)": haar_fer,
-            "face-api tiny 640 + landmarks + FaceExpressionNet": faceapi}
+            **{f"face-api tiny 640 + landmarks + FaceExpressionNet ({k})": faceapi(d)
+               for k, d in dets.items()}}
 
 
-def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True
-        ) -> dict:
+PARTS = ("synthetic", "speed", "mosi")
+
+
+def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True,
+        parts: tuple[str, ...] = PARTS, speed_frames: int = 60) -> dict:
     import cv2
     import torch
 
@@ -265,7 +278,12 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
         "haar (320 px, current default)": _haar(320),
         "haar (640 px)": _haar(640),
         "face-api tiny (640 px)": _faceapi(640),
+        "face-api tiny (640 px, traced)": _faceapi(640, fast=True),
+        "face-api tiny (640 px, traced, coarse pass if empty)": _faceapi(
+            640, fast=True, extra_passes="if_empty"),
         "face-api tiny (640 px, +/-25 deg passes)": _faceapi(640, (-25.0, 25.0)),
+        "face-api tiny (640 px, traced, coarse + +/-25 deg passes if empty)": _faceapi(
+            640, (-25.0, 25.0), fast=True, extra_passes="if_empty"),
         "face-api tiny (800 px, +/-25 deg passes)": _faceapi(800, (-25.0, 25.0)),
     }
     rows: list[dict] = []
@@ -273,7 +291,7 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
         t = bar.add_task("scenes", total=n_scenes)
         scenes = make_scenes(n_scenes, seed=seed, ignore_fn=_ignore_fn())
         bar.update(t, completed=n_scenes)
-        for res_name, k in (("640x360", 1.0), ("1280x720", 2.0)):
+        for res_name, k in (("640x360", 1.0), ("1280x720", 2.0)) if "synthetic" in parts else ():
             imgs = [s.image if k == 1.0 else cv2.resize(s.image, (1280, 720),
                                                        interpolation=cv2.INTER_LINEAR)
                     for s in scenes]
@@ -289,17 +307,34 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
                 rows.append({"table": "synthetic", "resolution": res_name, "detector": name,
                              **sc, "ms_per_frame": ms})
         # full pipelines, same process, same frames: speed at 360p / 720p
-        for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))):
-            imgs = [cv2.resize(s.image, size) for s in scenes[:60]]
-            for name, fn in _pipelines().items():
+        # (pipelines interleaved frame by frame, so a change in machine load hits them alike)
+        for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))) \
+                if "speed" in parts else ():
+            imgs = [cv2.resize(s.image, size) for s in scenes[:speed_frames]]
+            pipes = _pipelines()
+            spent = {name: 0.0 for name in pipes}
+            found: dict[str, list] = {name: [] for name in pipes}
+            for fn in pipes.values():
                 fn(imgs[0])
-                t0 = time.perf_counter()
-                found = [fn(img) for img in imgs]
-                dt = (time.perf_counter() - t0) / len(imgs)
+            import os
+
+            load0 = [round(x, 2) for x in os.getloadavg()]
+            for img in imgs:
+                for name, fn in pipes.items():
+                    t0 = time.perf_counter()
+                    found[name].append(fn(img))
+                    spent[name] += time.perf_counter() - t0
+            for name in pipes:
+                dt = spent[name] / len(imgs)
                 rows.append({"table": "speed", "resolution": res_name, "pipeline": name,
                              "ms_per_frame": dt * 1000, "frames_per_s": 1.0 / dt,
-                             "frames_with_face": float(np.mean(found))})
+                             "frames_with_face": float(np.mean(found[name])),
+                             "load_before": load0,
+                             "load_after": [round(x, 2) for x in os.getloadavg()]})
         # mosi400: share of sampled frames with a face (the speaker is the only person)
+        if "mosi" not in parts:
+            return {"protocol": __doc__.split("\n\n", 1)[1].strip(), "rows": rows,
+                    "n_scenes": n_scenes, "seed": seed, "markdown": markdown(rows)}
         vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
         rng = np.random.default_rng(seed)
         vids = [vids[i] for i in sorted(rng.permutation(len(vids))[:mosi_clips])]
