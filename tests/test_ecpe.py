@@ -99,3 +99,28 @@ def test_ecpe_text_loses_segmentation_spaces():
 
     assert unsegment(" 我 很 怕 ") == "我很怕"
     assert unsegment("买 了 iPhone 5 s 手机") == "买了iPhone 5 s手机"
+
+
+def test_windowed_pair_scorer_equals_the_full_one_inside_the_window():
+    import torch
+
+    from affectkit.errors import ConfigError
+    from affectkit.models import create_model
+    from affectkit.types import Modality
+
+    torch.manual_seed(0)
+    kw = dict(input_dims={Modality.TEXT: 6}, n_outputs=2, hidden=8, context="gru")
+    full = create_model("dialogue.ecpe", **kw).eval()
+    win = create_model("dialogue.ecpe", window=2, **kw).eval()
+    win.load_state_dict(full.state_dict())
+    x = {Modality.TEXT: torch.randn(2, 7, 6, requires_grad=True)}
+    L = {Modality.TEXT: torch.tensor([7, 4])}
+    pf, pw = full(x, L)["pair_logits"], win(x, L)["pair_logits"]
+    i, j = torch.meshgrid(torch.arange(7), torch.arange(7), indexing="ij")
+    near = (i - j).abs() <= 2
+    torch.testing.assert_close(pw[:, near], pf[:, near])
+    assert (pw[:, ~near] == win.outside).all()
+    pw[:, ~near].sum().backward()  # outside the window: constant, no gradient
+    assert x[Modality.TEXT].grad is None or x[Modality.TEXT].grad.abs().max() == 0
+    with pytest.raises(ConfigError, match="window"):
+        create_model("dialogue.ecpe", window=-1, **kw)

@@ -193,17 +193,26 @@ class DialogueCausePairs(DialogueModel):
     [h_i, h_j, h_i ⊙ h_j, e(clip(i − j, −8, 8))] with a learned relative-distance embedding e
     (causes are mostly the utterance itself or a recent one). Outputs ``pair_logits``
     (B, T, T) beside the per-utterance emotion ``logits``.
+
+    ``window`` k > 0 scores only candidates with |i − j| ≤ k (B·T·(2k+1) pairs instead of
+    B·T², for long documents); the others get the constant logit :attr:`outside` (probability
+    ≈ 2e-9, no gradient), so they are never predicted. ECPE: 98.2 % of the gold pairs lie
+    within 3 clauses.
     """
 
     name = "dialogue.ecpe"
     summary = "dialogue context + emotion head + pairwise cause scorer (emotion–cause pairs)"
     context_kind = "ssm"
     max_distance = 8
+    outside = -20.0
 
     def __init__(self, *, input_dims, n_outputs, context=None, hidden: int = 128,
-                 n_layers: int = 1, dropout: float = 0.2) -> None:
+                 n_layers: int = 1, dropout: float = 0.2, window: int = 0) -> None:
         super().__init__(input_dims=input_dims, n_outputs=n_outputs, context=context,
                          hidden=hidden, n_layers=n_layers, dropout=dropout)
+        if window < 0:
+            raise ConfigError(f"model.args.window={window}; 0 (all pairs) or k > 0")
+        self.window = int(window)
         self.distance = nn.Embedding(2 * self.max_distance + 1, 16)
         self.pair = nn.Sequential(nn.Linear(3 * hidden + 16, hidden), nn.GELU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, 1))
@@ -212,6 +221,9 @@ class DialogueCausePairs(DialogueModel):
         out = super().forward(inputs, lengths=lengths, masks=masks)
         h = out["utterance_embedding"]  # (B, T, H)
         B, T, H = h.shape
+        if self.window:
+            out["pair_logits"] = self._windowed(h)
+            return out
         hi = h[:, :, None, :].expand(B, T, T, H)
         hj = h[:, None, :, :].expand(B, T, T, H)
         k = self.max_distance
@@ -219,3 +231,20 @@ class DialogueCausePairs(DialogueModel):
         e = self.distance(d)[None].expand(B, T, T, -1)
         out["pair_logits"] = self.pair(torch.cat([hi, hj, hi * hj, e], -1)).squeeze(-1)
         return out
+
+    def _windowed(self, h: torch.Tensor) -> torch.Tensor:
+        B, T, H = h.shape
+        k = self.window
+        off = torch.arange(-k, k + 1)  # candidate j = i + off
+        j = torch.arange(T)[:, None] + off[None, :]  # (T, 2k+1)
+        inside = (j >= 0) & (j < T)
+        jc = j.clamp(0, T - 1)
+        hi = h[:, :, None, :].expand(B, T, 2 * k + 1, H)
+        hj = h[:, jc]  # (B, T, 2k+1, H)
+        d = (-off).clamp(-self.max_distance, self.max_distance) + self.max_distance
+        e = self.distance(d)[None, None].expand(B, T, -1, -1)
+        s = self.pair(torch.cat([hi, hj, hi * hj, e], -1)).squeeze(-1)  # (B, T, 2k+1)
+        full = h.new_full((B, T, T + 2 * k), self.outside)  # column c = j + k
+        cols = (torch.arange(T)[:, None] + off[None, :] + k).expand(B, T, -1)
+        full = full.scatter(2, cols, torch.where(inside, s, torch.full_like(s, self.outside)))
+        return full[:, :, k:k + T]
