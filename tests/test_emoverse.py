@@ -141,3 +141,19 @@ def test_answer_parsers():
     # echoing the question ("the speaker of utterance 8") names no cause
     assert parse_cause("The speaker of utterance 8 feels disgusted.") is None
     assert parse_cause("It is what utterance 3 says.") == 3
+
+
+def test_ask_without_a_tuned_model_is_a_clear_error(tmp_path):
+    from affectkit.cli.emoverse import _inputs, _weights
+    from affectkit.errors import ConfigError, DataError
+
+    with pytest.raises(ConfigError, match="--run"):
+        _weights(None)
+    with pytest.raises(ConfigError, match="no tuned EmoVerse weights"):
+        _weights(tmp_path / "missing.safetensors")
+    bad = tmp_path / "x.xyz"
+    bad.write_text("?")
+    with pytest.raises(DataError, match="unsupported file type"):
+        _inputs(bad, None)
+    with pytest.raises(DataError, match="not found"):
+        _inputs(tmp_path / "nope.txt", None)
