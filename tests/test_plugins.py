@@ -519,3 +519,14 @@ def test_closed_form_baselines_fit_the_dimensional_task():
     assert got["sk.majority"]["ccc_mean"] == pytest.approx(0.0)  # a constant has CCC 0
     np.testing.assert_allclose(got["sk.majority"]["mae_valence"],
                                np.abs(Y[150:, 0] - Y[:150, 0].mean()).mean(), rtol=1e-5)
+
+
+def test_collate_reads_vectors_as_one_frame_sequences():
+    from affectkit.data.batch import collate
+    from affectkit.types import Modality
+
+    A = Modality.AUDIO
+    feats = {A: {"a": np.arange(4, dtype=np.float32), "b": np.ones((3, 4), np.float32)}}
+    b = collate(["a", "b"], feats, {A: "sequence"}, np.zeros(2))
+    assert b.inputs[A].shape == (2, 3, 4) and b.lengths[A].tolist() == [1, 3]
+    np.testing.assert_array_equal(b.inputs[A][0, 0].numpy(), np.arange(4))

@@ -195,6 +195,8 @@ def collate(ids: Sequence[str], feats: dict[Modality, dict[str, Any]], kinds: di
         if kind == "vector":
             inputs[m] = torch.from_numpy(np.stack([_vector(a) for a in arrs]).astype(np.float32))
         elif kind == "sequence":
+            # an utterance-level vector (D,) is a one-frame sequence (1, D)
+            arrs = [a[None] if np.ndim(a) == 1 else a for a in arrs]
             d = arrs[0].shape[-1]
             T = min(max_frames, max(a.shape[0] for a in arrs))
             x = np.zeros((len(arrs), T, d), np.float32)
