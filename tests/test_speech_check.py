@@ -71,6 +71,13 @@ def test_speech_is_not_flagged_at_any_level_and_with_noise():
     n = _noise(len(x) / SR, seed=3)
     n *= np.sqrt(np.mean(x ** 2) / np.mean(n ** 2)) / 10 ** (10 / 20)
     assert not check_speech(x + n).non_speech
+    # quiet speech between pauses (clip RMS below −50 dBFS, as some RAVDESS "normal" clips)
+    # is speech: silence is judged on the loudest 20 ms frame, not the clip average
+    quiet = np.concatenate([np.zeros(3 * SR, np.float32), x * 10 ** (-32 / 20)])
+    from affectkit.analysis.speech_check import level_dbfs
+
+    assert 20 * np.log10(np.sqrt(np.mean(quiet.astype(np.float64) ** 2))) < -50
+    assert level_dbfs(quiet) > -60 and not check_speech(quiet).non_speech
     # 8 kHz input is resampled
     assert not check_speech(x[::2], sr=8000).non_speech
 

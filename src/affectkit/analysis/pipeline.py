@@ -37,7 +37,7 @@ from affectkit.analysis.results import MODALITIES, FileResult, UtteranceResult
 from affectkit.errors import AffectkitError, ConfigError, MediaError
 
 SR = 16_000
-SILENCE_DBFS = -50.0  # an audio slice quieter than this (RMS) counts as no audio
+SILENCE_DBFS = -60.0  # a slice whose loudest 20 ms frame is quieter counts as no audio
 LOW_ASR_CONFIDENCE = 0.5
 
 
@@ -66,14 +66,12 @@ class FaceTrack:
         return self.feats[sel]
 
 
-def _dbfs(x: np.ndarray, chunk: int = SR * 60) -> float:
-    """RMS level in dBFS, accumulated per minute (no full-length float64 copy of long audio)."""
-    if x.size == 0:
-        return -np.inf
-    sq = sum(float(np.dot(x[i:i + chunk].astype(np.float64), x[i:i + chunk].astype(np.float64)))
-             for i in range(0, x.size, chunk))
-    rms = (sq / x.size) ** 0.5
-    return 20 * np.log10(rms) if rms > 0 else -np.inf
+def _dbfs(x: np.ndarray) -> float:
+    """Level of the loudest 20 ms frame in dBFS (:func:`.speech_check.level_dbfs`): quiet
+    speech between long pauses is audio, not silence."""
+    from affectkit.analysis.speech_check import level_dbfs
+
+    return level_dbfs(x)
 
 
 @dataclass
