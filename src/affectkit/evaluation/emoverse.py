@@ -302,12 +302,35 @@ def markdown(res: dict) -> str:
         tr = np.mean([r.get("train_s", 0.0) for r in rs]) / 60
         ev = np.mean([r.get("eval_s", 0.0) for r in rs]) / 60
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(rs)} | {tr:.1f} | {ev:.1f} |")
+    ref = [r.get("cause_self_baseline") for r in res["schemes"].get("untuned", [])]
+    if ref and ref[0] is not None:
+        lines += ["", f"Reference for cause-utterance accuracy: answering \"the emotion turn "
+                  f"itself\" scores {ref[0]:.1f} on the same reason test items (ECF causes are "
+                  "often the turn itself)."]
+    dist = []
+    for name, rs in res["schemes"].items():
+        for t in ("msa", "mer", "fer"):
+            d = rs[0].get(f"{t}_pred_dist") if rs else None
+            if d:
+                dist.append(f"{name} {t}: " + ", ".join(f"{k} {v}" for k, v in d.items()))
+    if dist:
+        lines += ["", "Predicted label counts (seed 0): " + "; ".join(dist) + "."]
+    parsed = [f"{n} {rs[0]['reason_parsed']:.0f} %" for n, rs in res["schemes"].items()
+              if rs and "reason_parsed" in rs[0]]
+    if parsed:
+        lines += ["", "Reasons that name a cause turn: " + ", ".join(parsed) + "."]
     sp = res.get("speed")
     if sp:
         lines += ["", "Speed: " + ", ".join(f"{k} {v}" for k, v in sp.items()
                                              if not isinstance(v, dict))]
     if "max_rss_mb" in res:
         lines += ["", f"Peak memory (RSS): {res['max_rss_mb']} MB."]
+    for name, smp in res.get("samples", {}).items():
+        for t, xs in smp.items():
+            for x in xs[:2]:
+                g = x["generated"].replace("\n", " / ").replace("|", "\\|")
+                lines += ["", f"- *{name}, {t}* `{x['id']}` — gold: {x['gold']!r}; "
+                          f"generated: {g!r}"]
     return "\n".join(lines) + "\n"
 
 
@@ -321,7 +344,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=None, help="run folder root (stage checkpoints)")
     ap.add_argument("--schemes", default="untuned,per-task,single-stage,two-stage")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite <out>/emoverse.md from <out>/emoverse.json")
     a = ap.parse_args(argv)
+    if a.render:
+        res = json.loads((Path(a.out) / "emoverse.json").read_text())
+        (Path(a.out) / "emoverse.md").write_text(markdown(res))
+        print(markdown(res))
+        return
     res = run(a.train, a.test, a.seeds, a.lr, out_dir=a.out, run_root=a.runs,
               time_only=a.time, schemes=tuple(a.schemes.split(",")))
     print(markdown(res))
