@@ -24,7 +24,8 @@ from affectkit.config import TrainerConfig
 from affectkit.data.batch import Batch
 from affectkit.models import create_model
 from affectkit.tasks import make_task
-from affectkit.training import Trainer
+from affectkit.errors import ConfigError
+from affectkit.training import Strategy, Trainer
 from affectkit.training import distributed as D
 from affectkit.types import Modality
 
@@ -70,6 +71,16 @@ def main(out: Path, config: str | None = None) -> None:
     res["sk"] = {"valid_ua": sk_fit.best_valid["ua"],
                  "test": {k: v for k, v in sk_trainer.evaluate(te).items() if isinstance(v, float)},
                  "predictions": sk_trainer.predict(te).tolist()}
+    class PerRank(Strategy):  # a strategy that declares per-rank state: refused under DDP
+        name = "per-rank"
+        supports_distributed = False
+
+    try:
+        Trainer(create_model("mlp", input_dims={T: 8, A: 4}, n_outputs=3, hidden=4),
+                make_task("emotion", labels), cfg, seed=7, strategy=PerRank()).fit(tr, va)
+        res["per_rank_strategy"] = "trained"
+    except ConfigError as e:
+        res["per_rank_strategy"] = str(e)
     (out / f"result{ctx.rank}.json").write_text(json.dumps(res))
     if config:
         from affectkit.cli import app

@@ -126,6 +126,15 @@ def test_two_processes_train_the_same_model_as_one(trainer_runs):
         assert b["test"][k] == pytest.approx(v, abs=1 / 32), k  # at most one row flips
 
 
+def test_strategy_with_per_rank_state_is_refused_on_every_rank(trainer_runs):
+    one, two, _, _ = trainer_runs
+    assert _load(one, 0)["per_rank_strategy"] == "trained"  # one process: fine
+    for r in (0, 1):
+        msg = _load(two, r)["per_rank_strategy"]
+        assert "strategy 'per-rank' builds state from the training batches" in msg
+        assert "without torchrun / --nproc" in msg
+
+
 def test_only_rank_zero_writes_run_folders(trainer_runs):
     one, two, _, _ = trainer_runs
     assert not (two / "rank1").exists()

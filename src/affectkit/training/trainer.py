@@ -52,6 +52,12 @@ from affectkit.training.checkpoint import (RunDir, load_weights, optimizer_from_
                                            optimizer_to_flat, save_tensors, write_json)
 from affectkit.training.strategies import Strategy, make_strategy
 
+#: strategies whose state comes from the training batches (SuCI: a per-subject dictionary whose
+#: size follows the subjects seen), refused under torch.distributed unless the strategy sets
+#: ``supports_distributed = True``
+_PER_RANK_STATE = frozenset({"suci"})
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -256,6 +262,12 @@ class Trainer:
         self.strategy.on_fit_start(self)
         ctx = self.dist
         if ctx.enabled:
+            ok = getattr(self.strategy, "supports_distributed", None)
+            if not (ok if ok is not None else self.strategy.name not in _PER_RANK_STATE):
+                raise ConfigError(
+                    f"strategy {self.strategy.name!r} builds state from the training batches it "
+                    "sees, and under torch.distributed each rank sees a different shard; train "
+                    "it in one process (without torchrun / --nproc)")
             # after the strategy hooks (they may add modules); DDP copies rank 0's weights
             from torch.nn.parallel import DistributedDataParallel as DDP
 
