@@ -8,18 +8,10 @@ to add top-level commands. Heavy libraries are imported inside commands, never a
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import sys
 
 import typer
-
-# `affect serve` shares the cores between the server, its job workers and the clients: idle
-# OpenMP threads must sleep, not spin (same results, far less CPU per request). libgomp reads
-# OMP_WAIT_POLICY once, when torch loads it — during the sub-command discovery below — so a
-# setting made inside the command comes too late for the server process itself.
-if len(sys.argv) > 1 and sys.argv[1] == "serve":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from affectkit import __version__
 from affectkit.errors import AffectkitError
