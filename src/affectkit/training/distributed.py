@@ -2,7 +2,8 @@
 
 ``affect train`` under ``torchrun`` (or ``affect train --nproc N``) runs one process per rank;
 :func:`context` reads ``WORLD_SIZE`` / ``RANK`` from the environment torchrun sets and opens the
-process group on first use (``gloo`` by default, ``AFFECTKIT_DIST_BACKEND=nccl`` for GPUs).
+process group on first use: ``gloo`` (the Trainer runs on CPU; ``AFFECTKIT_DIST_BACKEND``
+overrides the backend name).
 With one process every helper here is a no-op, so single-process code paths are unchanged.
 
 Batch semantics (see docs/scaling.md): ``trainer.batch_size`` is the **global** batch. Every
