@@ -126,6 +126,9 @@ def sklearn_data(kind: str, n: int, seed: int):
         y = torch.stack([(s > 0), (x[A][:, 0] > 0), (s < -0.5)], 1).float()
         y[y.sum(1) == 0, 2] = 1.0  # every item has a label
         labels = ["a", "b", "c"]
+    elif kind == "dimensional":  # valence, arousal on 1..5
+        y = torch.stack([3 + s, 3 - 0.5 * x[A][:, 0]], 1).clamp(1, 5)
+        labels = ["valence", "arousal"]
     else:
         raise AssertionError(f"no synthetic data for task kind {kind!r}")
     return Batch(x, y, [f"{kind}{seed}/{i}" for i in range(n)]), labels
@@ -150,6 +153,8 @@ def test_sklearn_closed_form_protocol(name, kind):
     out = model(valid.inputs)  # the same forward call as every model
     if kind == "sentiment":
         assert out["score"].shape == (len(valid),)
+    elif kind == "dimensional":
+        assert out["score"].shape == (len(valid), 2)
     else:
         assert out["logits"].shape == (len(valid), task.n_outputs)
     pred = tr.predict(valid)
