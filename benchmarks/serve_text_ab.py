@@ -37,10 +37,20 @@ def export(commit: str, dest: Path) -> Path:
     return dest / "src"
 
 
-def once(src: Path | None, seconds: float, out: Path) -> dict:
+def blocker(dest: Path, modules: list[str]) -> Path:
+    """A folder of stand-in packages whose import fails: the server runs as if ``modules`` were
+    not installed (uvicorn then falls back to h11 / asyncio)."""
+    for m in modules:
+        (dest / m).mkdir(parents=True, exist_ok=True)
+        (dest / m / "__init__.py").write_text(f"raise ImportError('{m} blocked for the A/B run')\n")
+    return dest
+
+
+def once(src: Path | None, seconds: float, out: Path, block: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if src is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    paths = [str(p) for p in (block, src) if p is not None]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     check = subprocess.run([sys.executable, "-c", "import affectkit; print(affectkit.__file__)"],
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "load_serve.py"), "--text-only",
@@ -56,6 +66,8 @@ def main() -> None:
     ap.add_argument("--before", required=True, help="git commit of the 'before' code")
     ap.add_argument("--after", default=None, help="git commit of the 'after' code (default: "
                     "this working tree, other uncommitted edits included)")
+    ap.add_argument("--before-without", default="", help="comma-separated modules the 'before' "
+                    "server must not see (e.g. httptools,uvloop: as if not installed)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "serve_text_ab.json")
@@ -64,9 +76,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="serve_ab_") as tmp:
         src = export(a.before, Path(tmp) / "before")
         src_after = export(a.after, Path(tmp) / "after") if a.after else None
+        block = (blocker(Path(tmp) / "blocked", a.before_without.split(","))
+                 if a.before_without else None)
         for r in range(a.rounds):
             for side, path in (("before", src), ("after", src_after)):
-                res = once(path, a.seconds, Path(tmp) / f"{side}{r}.json")
+                res = once(path, a.seconds, Path(tmp) / f"{side}{r}.json",
+                           block if side == "before" else None)
                 runs[side].append(res)
                 print(f"round {r} {side}: " + ", ".join(f"{k} {res[k]}" for k in KEYS),
                       file=sys.stderr)
@@ -78,8 +93,10 @@ def main() -> None:
            "after": a.after or (subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                              capture_output=True, text=True).stdout.strip()
                                 + " + working tree"),
+           "before_without": a.before_without or None,
            "command": f"python benchmarks/serve_text_ab.py --before {a.before} "
                       + (f"--after {a.after} " if a.after else "")
+                      + (f"--before-without {a.before_without} " if a.before_without else "")
                       + f"--rounds {a.rounds} --seconds {a.seconds:g}",
            "protocol": "load_serve.py --text-only: 4 clients x 50 utterances per request, "
                        f"{a.seconds:g} s per run, sides alternating",
