@@ -79,8 +79,13 @@ def test_one_load_shared_between_asr_and_features():
     assert backbone.load_model("base") is m
     assert m.model.is_multilingual
     get_extractor("audio.whisper").process_signal(_voice(0.5), 16_000)
-    assert backbone.load_model.cache_info().currsize >= 1
     assert backbone.load_model("base") is m
+    # however the arguments are spelled, and the ASR path too
+    from affectkit.features.asr.whisper import load_model as asr_model
+
+    assert backbone.load_model("base", "cpu", "int8") is m
+    assert backbone.load_model(size="base", compute_type="int8") is m
+    assert asr_model("int8", "base") is m
 
 
 def test_utterance_and_frame_shapes():

@@ -285,4 +285,5 @@ def run_all(root: Path, *, limit: int | None, long_minutes: float | None, progre
     res["load_end"] = load()
     if "clips" in parts:
         res["whisper_encode_memo"] = dict(getattr(backbone.load_model("base"), "encode_stats", {}))
+        # (before 2026-11-27 18:30 this read a second, unused model: lru_cache keyed on spelling)
     return res

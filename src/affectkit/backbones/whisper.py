@@ -241,14 +241,20 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
-@functools.lru_cache(maxsize=4)
 def load_model(size: str = "base", device: str = "cpu", compute_type: str = "int8"):
-    """One shared ``faster_whisper.WhisperModel`` per ``(size, device, compute_type)``.
+    """One shared ``faster_whisper.WhisperModel`` per ``(size, device, compute_type)``, however
+    the arguments are spelled (``load_model("base")`` and ``load_model("base", "cpu", "int8")``
+    are the same model: a bare ``lru_cache`` would load it twice).
 
     Threads: ``$AFFECTKIT_THREADS``, else ``$OMP_NUM_THREADS``, else all cores.
     The model's language detection shares its encoder pass with the first decoding window
     (:func:`share_first_window`).
     """
+    return _load_model(size, device, compute_type)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(size: str, device: str, compute_type: str):
     from faster_whisper import WhisperModel
 
     m = WhisperModel(str(model_dir(size)), device=device, compute_type=compute_type,
