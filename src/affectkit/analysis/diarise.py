@@ -85,9 +85,11 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
 
     if speakers is not None and speakers < 1:
         raise ConfigError(f"--speakers must be >= 1, got {speakers}")
-    x = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1 or x.size < SR // 2:
         return []
+    if x.max() > 1.0 or x.min() < -1.0:  # copy only when clipping is needed (1 h = 230 MB)
+        x = np.clip(x, -1.0, 1.0)
     d = _diarizer()
     before = torch.get_num_threads()
     d.logical_cores = _threads()
