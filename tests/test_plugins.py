@@ -530,3 +530,29 @@ def test_collate_reads_vectors_as_one_frame_sequences():
     b = collate(["a", "b"], feats, {A: "sequence"}, np.zeros(2))
     assert b.inputs[A].shape == (2, 3, 4) and b.lengths[A].tolist() == [1, 3]
     np.testing.assert_array_equal(b.inputs[A][0, 0].numpy(), np.arange(4))
+
+
+def test_suci_resumed_run_restores_its_dictionary(tmp_path):
+    from affectkit.config import TrainerConfig
+    from affectkit.data.batch import Batch
+    from affectkit.training import Trainer
+    from affectkit.training.strategies import suci as S
+    from affectkit.types import Modality
+
+    T = Modality.TEXT
+    x = torch.randn(36, 6, generator=torch.Generator().manual_seed(2))
+    spk = [f"s{i % 3}" for i in range(36)]
+    train = Batch({T: x[:24]}, x[:24, 0], [f"c/{i}" for i in range(24)], speakers=spk[:24])
+    valid = Batch({T: x[24:]}, x[24:, 0], [f"c/{i}" for i in range(24, 36)], speakers=spk[24:])
+    cfg = TrainerConfig(epochs=2, batch_size=8, progress=False, threads=1, patience=0)
+    first = S.SuCI(hidden=4)
+    Trainer(_suci_model(), make_task("sentiment"), cfg, seed=0, run_dir=tmp_path,
+            strategy=first).fit(train, valid)
+    want = first.module.z_text.clone()
+    # a second process resumes the finished run: no epoch left to rebuild the dictionary from
+    again = S.SuCI(hidden=4)
+    model = _suci_model()
+    Trainer(model, make_task("sentiment"), cfg, seed=0, run_dir=tmp_path,
+            strategy=again).fit(train, valid)
+    assert bool(model.suci.active) and again.n_subjects == 3
+    torch.testing.assert_close(model.suci.z_text, want)
