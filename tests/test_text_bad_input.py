@@ -70,8 +70,9 @@ def test_odd_rows_each_get_a_result_or_a_named_warning(text_analyzer, tmp_path):
     k = CANONICAL_EMOTIONS.index("angry")
     assert long_u.per_modality["text"].emotion_probs[k] > \
         calm_only.per_modality["text"].emotion_probs[k] + 0.05
-    rec = text_analyzer.predictors["text"].last_records
-    assert rec  # the last call's records say which head ran
+    # the detected language of each row is recorded (none for the emoji-only row)
+    assert [u.language for u in fr.utterances][:3] == ["en", None, "en"]
+    assert fr.utterances[3].language is not None
 
 
 def test_routing_records_for_emoji_mixed_and_long_lines():

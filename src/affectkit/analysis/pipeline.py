@@ -232,8 +232,12 @@ class Analyzer:
         if "text" not in self.modalities:
             raise MediaError(f"{name}: a text input needs the text modality (--modalities includes text)")
         outs = self._predict("text", texts)
-        return [self._utterance(name, i, None, None, spk, txt, ["text"], {"text": o})
-                for i, (txt, spk, o) in enumerate(zip(texts, speakers, outs))]
+        # the text model's per-line language (detected; None for lines without letters)
+        recs = getattr(self.predictors.get("text"), "last_records", None) or []
+        langs = [r.get("lang") for r in recs] if len(recs) == len(texts) else [None] * len(texts)
+        return [self._utterance(name, i, None, None, spk, txt, ["text"], {"text": o},
+                                language=lang)
+                for i, (txt, spk, o, lang) in enumerate(zip(texts, speakers, outs, langs))]
 
     def _image(self, path: Path, res: FileResult) -> None:
         from affectkit.media import load_image
