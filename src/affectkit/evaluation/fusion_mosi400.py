@@ -5,9 +5,10 @@
 
 Data: the 400 mosi400 clips (16 videos = 16 speakers; sentiment −3…3), none of them ever
 trained on by a shipped model. Protocol: 4 video-disjoint folds
-(:func:`affectkit.data.splits.speaker_kfold`, asserted speaker-independent) × 3 seeds; the seed
-is the fold partition's seed (seed 0 = the folds of ``configs/fusion/mosi400.yaml``), so the
-12 (fold, seed) test sets are 12 different video groupings. Everything fitted (fusion weights,
+(:func:`affectkit.data.splits.speaker_kfold`, asserted speaker-independent) × 3 fold
+partitions: seeds 0, 1, 2, … skipping a seed whose grouping repeats an earlier one
+(:func:`distinct_partitions`; seed 0 = the folds of ``configs/fusion/mosi400.yaml``), so the
+12 (fold, partition) test sets are 12 different video groupings. Everything fitted (fusion weights,
 rule choice, ridge penalties, stacking weights) sees only the other videos of the fold; the
 test videos are scored once.
 
@@ -24,10 +25,14 @@ Two families, each compared, paired per (fold, seed), with its own best single m
   no face has no face output, as in the analyzer) — fused by
   :class:`~affectkit.analysis.fusion.LateFusion`:
 
-  - ``shipped``: ``weights/default/fusion.json`` as shipped (nothing fitted);
-  - rule variants (see :data:`RULES`) and weights fitted on the training videos
-    (:func:`~affectkit.analysis.fusion.fit_weights`, Pearson r), and ``chosen``: the variant
-    with the best training-video Non0 Acc-2, per fold.
+  - the variants of :data:`RULES`: the previous rule (:data:`PREVIOUS`, pinned), with and
+    without the neutral abstention in the sentiment pool, and sentiment weights fitted on the
+    training videos (:func:`~affectkit.analysis.fusion.fit_weights`, Pearson r); ``chosen``:
+    the variant with the best training-video Non0 Acc-2, per fold;
+  - ``shipped``: ``weights/default/fusion.json`` as read at run time (its sentiment weights
+    are :func:`fit_weights` on all 400 clips — ``sentiment_weights_all_clips`` of this
+    command's JSON, which ``affect defaults fit-fusion`` reads — so that row is in-sample);
+  - ``stack``: the shipped text score stacked with ridge voice/face predictions (below).
 
 * **Learned late fusion over cached features** (a reference for what the data allow):
   ``text.minilm`` (384), ``audio.whisper`` (1024), ``vision.faceapi`` (790, 2 fps): one ridge
