@@ -12,7 +12,9 @@ task       corpus (official split)     input                                  an
 =========  ==========================  =====================================  ==================
 
 Nothing here is selected on a test split: subsamples are drawn with a fixed seed from each
-official split; MOSEI (video), MELD/ECF (dialogue) and FER+ (image) splits are checked
+official split; ECF training conversations that contain a MELD test/valid utterance (ECF is
+built from MELD's dialogues and 36 % of MELD's test utterances sit in ECF train) and MELD
+training items that are ECF test utterances are left out (:func:`meld_ecf_overlap`); MOSEI (video), MELD/ECF (dialogue) and FER+ (image) splits are checked
 disjoint in :func:`check_disjoint` (MELD/ECF share the sitcom's main characters across
 splits, as every published result on them does — they are not speaker-independent).
 Features are read from the one FeatureStore and never computed here: an item without cached
@@ -128,6 +130,29 @@ def parse_cause(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def norm_text(t: str | None) -> str:
+    return re.sub(r"[^a-z0-9]", "", (t or "").lower())
+
+
+def _long(t: str | None) -> bool:
+    return len((t or "").split()) >= 5
+
+
+def meld_ecf_overlap() -> tuple[set[str], set[str]]:
+    """ECF 2.0 is built from MELD's Friends dialogues, and its official split does not follow
+    MELD's: 36 % of MELD's test utterances (≥ 5 words) are in ECF *train*. Returns the
+    normalised texts (≥ 5 words) of MELD test+valid and of ECF test, so that ECF training
+    conversations containing a MELD test/valid utterance, and MELD training items that are ECF
+    test utterances, are left out (text match; short turns like "Okay." are not matched)."""
+    from affectkit.data.base import load_corpus
+
+    meld_eval = {norm_text(u.text) for u in load_corpus("meld").utterances
+                 if u.split in ("test", "valid") and _long(u.text)}
+    ecf_test = {norm_text(u.text) for u in load_corpus("ecf").utterances
+                if u.split == "test" and _long(u.text)}
+    return meld_eval, ecf_test
+
+
 def ecf_dialogues(utts: list[Utterance]) -> list[dict]:
     """ECF conversations: utterances in turn order, gold (i, emotion, j) pairs (0-based)."""
     by_d: dict[str, list[Utterance]] = defaultdict(list)
@@ -154,6 +179,7 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
 
     store = FeatureStore()
     ex = Examples({t: {} for t in tasks})
+    meld_eval, ecf_test = meld_ecf_overlap()
     sizes = {"train": n_train, "test": n_test}
 
     if "msa" in tasks:
@@ -176,6 +202,9 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
         us = [u for u in load_corpus("meld").utterances if u.emotion in MER_LABELS and u.text]
         check_disjoint({s: {u.dialogue_id for u in us if u.split == s}
                         for s in ("train", "valid", "test")}, "dialogue")
+        leak = [u for u in us if u.split == "train" and norm_text(u.text) in ecf_test]
+        ex.skipped["mer/train: utterance is an ECF test utterance (left out)"] += len(leak)
+        us = [u for u in us if not (u.split == "train" and norm_text(u.text) in ecf_test)]
         for split in ("train", "test"):
             out = []
             for u in _sample([u for u in us if u.split == split], sizes[split], seed):
@@ -207,6 +236,11 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
     if "ecpe" in tasks or "reason" in tasks:
         us = [u for u in load_corpus("ecf").utterances if u.text]
         dials = ecf_dialogues(us)
+        leaky = {d["id"] for d in dials if d["split"] == "train" and any(
+            _long(u.text) and norm_text(u.text) in meld_eval for u in d["utts"])}
+        ex.skipped["ecf/train: conversation holds a MELD test/valid utterance (left out)"] += \
+            len(leaky)
+        dials = [d for d in dials if d["id"] not in leaky]
         check_disjoint({s: {d["id"] for d in dials if d["split"] == s}
                         for s in ("train", "test")}, "dialogue")
         for split in ("train", "test"):

@@ -236,11 +236,15 @@ def run(seeds: int = 3, regimes: tuple[str, ...] = ("low", "mid"), epochs: float
         results["regimes"][reg] = {"sizes": sizes, "runs": runs,
                                    "skipped": dict(ex.skipped),
                                    "wall_s": round(time.perf_counter() - t0, 1)}
+        _save(results, out_dir)
+    return results
+
+
+def _save(results: dict, out_dir) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "m2se-mlp.json").write_text(json.dumps(results, indent=2))
     (out / "m2se-mlp.md").write_text(markdown(results))
-    return results
 
 
 def _ms(vals: list[float]) -> str:
