@@ -151,13 +151,15 @@ def bench_emoverse(
     runs: Path = typer.Option(None, "--runs", help="Run folder root (stage checkpoints, tuned "
                               "weights)."),
     schemes: str = typer.Option("untuned,per-task,single-stage,two-stage", "--schemes"),
+    batch: int = typer.Option(8, "--batch", help="Examples per optimisation step."),
+    name: str = typer.Option("emoverse", "--name", help="Output file stem under --out."),
     out: Path = typer.Option(Path("benchmarks/results"), "--out"),
 ) -> None:
     """EmoVerse-small: untuned vs per-task vs single-stage vs two-stage (M2SE) tuning."""
     from affectkit.evaluation.emoverse import markdown, run
 
-    res = run(train, test, seeds, out_dir=out, run_root=runs, time_only=time_only,
-              schemes=tuple(schemes.split(",")))
+    res = run(train, test, seeds, batch=batch, out_dir=out, run_root=runs, time_only=time_only,
+              schemes=tuple(schemes.split(",")), name=name)
     console.print(markdown(res))
 
 
