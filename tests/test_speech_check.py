@@ -109,6 +109,10 @@ def test_analyzer_flags_music_and_noise_and_voice_abstains(audio_analyzer, tmp_p
         assert row["non_speech"] is True and js["non_speech"] is True
         assert row["emotion"] is None and row["speech_ratio"] == js["speech_ratio"]
     assert any("non-speech" in w for w in fr.warnings)
+    from affectkit.analysis.report import render_report
+
+    html = render_report([fr])
+    assert ">non-speech</td>" in html  # the report says why the voice cell is empty
 
 
 def test_analyzer_speech_not_flagged(audio_analyzer):

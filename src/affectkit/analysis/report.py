@@ -154,7 +154,13 @@ def _file_section(fr: FileResult) -> str:
         for m in MODALITIES:
             o = u.per_modality.get(m)
             if o is None:
-                cells.append('<td class="muted">absent</td>' if m not in u.modalities_present else '<td class="muted">unused</td>')
+                if m not in u.modalities_present:
+                    cells.append('<td class="muted">absent</td>')
+                elif m == "audio" and getattr(u, "non_speech", None):
+                    cells.append('<td class="muted" title="music, noise or silence: the voice abstains">'
+                                 'non-speech</td>')
+                else:
+                    cells.append('<td class="muted">unused</td>')
             else:
                 cells.append("<td>" + _chip(CANONICAL_EMOTIONS[int(o.emotion_probs.argmax())],
                                             f" {o.emotion_probs.max():.0%}") + "</td>")
