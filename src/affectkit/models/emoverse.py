@@ -32,32 +32,24 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from affectkit.models.text import LoRALinear as _TextLoRALinear
+
 MODALITIES = ("text", "audio", "vision")
 MARKERS = {"text": "text:", "audio": "voice:", "vision": "face:"}
 SYSTEM = "You analyse emotions and sentiment."
 
 
-class LoRALinear(nn.Module):
-    """``base(x) + scale · B(A(dropout(x)))`` with ``base`` frozen and B zero-initialised."""
+class LoRALinear(_TextLoRALinear):
+    """The text models' LoRA layer (``models.text.LoRALinear``) with dropout 0.05 by default and
+    a ``reset`` for starting a new per-task run from the pretrained model."""
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0,
                  dropout: float = 0.05) -> None:
-        super().__init__()
-        self.base = base
-        for p in self.base.parameters():
-            p.requires_grad_(False)
-        self.lora_a = nn.Parameter(torch.empty(r, base.in_features))
-        self.lora_b = nn.Parameter(torch.zeros(base.out_features, r))
-        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
-        self.scale = alpha / r
-        self.drop = nn.Dropout(dropout)
+        super().__init__(base, r, alpha, dropout)
 
     def reset(self) -> None:
         nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
         nn.init.zeros_(self.lora_b)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) + (self.drop(x) @ self.lora_a.T @ self.lora_b.T) * self.scale
 
 
 @dataclass
