@@ -232,9 +232,9 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
             m["train_s"] = sum(s.seconds for s in stages)
             lst = res["schemes"].setdefault(scheme, [])
             if scheme == "per-task":
-                if len(lst) <= seed:
+                if len(lst) <= seed - first_seed:
                     lst.append({"stages": [], "train_s": 0.0, "eval_s": 0.0})
-                cur = lst[seed]
+                cur = lst[seed - first_seed]
                 cur |= {k: v for k, v in m.items() if k not in ("stages", "train_s", "eval_s")}
                 cur["stages"] += m["stages"]
                 cur["train_s"] += m["train_s"]
