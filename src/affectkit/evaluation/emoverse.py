@@ -298,6 +298,8 @@ def markdown(res: dict) -> str:
              f"parameters; 1 epoch per stage, batch {res['batch']}, lr {res['lr']}.", "",
              "| scheme | " + " | ".join(c for _, c in COLS) + " | seeds | train min | eval min |",
              "|---|" + "---|" * (len(COLS) + 3)]
+    if res.get("merged_from"):
+        lines[2:2] = ["Seeds merged from: " + "; ".join(f"`{c}`" for c in res["merged_from"]), ""]
     for name in ("untuned", "per-task", "single-stage", "two-stage"):
         rs = res["schemes"].get(name)
         if not rs:
@@ -352,9 +354,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--name", default="emoverse", help="output file stem under --out")
+    ap.add_argument("--merge", default=None,
+                    help="comma-separated result stems to merge into --name (same data, other seeds)")
     ap.add_argument("--render", action="store_true",
                     help="only rewrite <out>/emoverse.md from <out>/emoverse.json")
     a = ap.parse_args(argv)
+    if a.merge:
+        # seeds run separately (--first-seed) on the same data subsample: one table, mean ± sd
+        res = json.loads((Path(a.out) / f"{a.name}.json").read_text())
+        res["merged_from"] = [res.get("command")]
+        for other in a.merge.split(","):
+            o = json.loads((Path(a.out) / f"{other}.json").read_text())
+            if o["sizes"] != res["sizes"]:
+                raise SystemExit(f"{other}.json: data sizes differ from {a.name}.json; not merged")
+            res["merged_from"].append(o.get("command"))
+            for scheme, rows in o["schemes"].items():
+                if scheme != "untuned":  # the untuned model has no seed
+                    res["schemes"].setdefault(scheme, []).extend(rows)
+        stem = f"{a.name}-merged"
+        (Path(a.out) / f"{stem}.json").write_text(json.dumps(res, indent=1))
+        (Path(a.out) / f"{stem}.md").write_text(markdown(res))
+        print(markdown(res))
+        return
     if a.render:
         res = json.loads((Path(a.out) / f"{a.name}.json").read_text())
         (Path(a.out) / f"{a.name}.md").write_text(markdown(res))
