@@ -19,6 +19,18 @@ from affectkit.taxonomy import CANONICAL_EMOTIONS
 # --- build -----------------------------------------------------------------------------------
 
 
+def _ua_by_group(y, pred, groups, classes) -> dict:
+    """UA per group (corpus or language) over the classes present in that group's gold."""
+    from affectkit.evaluation import generalise_text as g
+
+    out = {}
+    for name in np.unique(groups):
+        m = groups == name
+        ks = [k for k in classes if np.any(y[m] == k)]
+        out[str(name)] = {"UA": g.ua(y[m], pred[m], ks), "n": int(m.sum()), "classes": ks}
+    return out
+
+
 def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
     """Train both heads; returns their validation/test summaries (also in head.json)."""
     import datetime as dt
@@ -50,12 +62,7 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
     head, vs, hidden = best
     X, y, c = parts["test"]
     pred = head.predict(X)
-    per_corpus = {}
-    for corpus in np.unique(c):
-        m = c == corpus
-        ks = [k for k in classes if np.any(y[m] == k)]
-        per_corpus[str(corpus)] = {"UA": g.ua(y[m], pred[m], ks), "n": int(m.sum()),
-                                   "classes": ks}
+    per_corpus = _ua_by_group(y, pred, c, classes)
     en_info = {"encoder": "text.minilm", "valid_score": vs, "seed": seed, "hidden": hidden,
                "built": dt.date.today().isoformat(), "caps": g.CAPS,
                "training_corpora": [c for c, _ in g.CORPORA],
@@ -78,11 +85,7 @@ def build(out: Path = WEIGHTS, *, seed: int = 0, progress: bool = True) -> dict:
                           weighting="equal", noisy=set())
     X, y, c = parts["test"]
     pred = head.predict(X)
-    per = {}
-    for name in np.unique(c):
-        m = c == name
-        ks = [k for k in classes if np.any(y[m] == k)]
-        per[str(name)] = {"UA": g.ua(y[m], pred[m], ks), "n": int(m.sum()), "classes": ks}
+    per = _ua_by_group(y, pred, c, classes)
     multi_info = {"encoder": "text.e5", "valid_score": vs, "seed": seed, "hidden": HIDDEN,
                   "built": dt.date.today().isoformat(), "caps": {"xed/emoevent": mt.CAPS,
                                                                   "en": mt.EN_CAPS},
