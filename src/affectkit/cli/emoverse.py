@@ -35,7 +35,7 @@ def _inputs(path: Path, transcript: str | None) -> tuple[str | None, dict, list[
     """(text shown in the prompt, pooled features per modality, notes)."""
     import tempfile
 
-    from affectkit.evaluation.m2se_data import FACE_DIM
+    from affectkit.evaluation.m2se_data import FACE_DIM, VOICE_DIM
     from affectkit.features.provider import get_features
     from affectkit.types import Modality, Utterance
 
@@ -76,9 +76,10 @@ def _inputs(path: Path, transcript: str | None) -> tuple[str | None, dict, list[
             if u.id in r.values:
                 v = r.values[u.id]
                 v = v.mean(0) if v.ndim > 1 else v
-                # face-api: the utterance-level mean_ block (7 probabilities + 256 embedding),
-                # the vector EmoVerse's face projector was trained on
-                feats[key] = v[:FACE_DIM] if key == "vision" else v
+                # face-api: the utterance-level mean_ block (7 probabilities + 256 embedding);
+                # Whisper: the mean half of mean ‖ std — the vectors EmoVerse's face and voice
+                # projectors were trained on
+                feats[key] = v[:FACE_DIM] if key == "vision" else v[:VOICE_DIM]
             else:
                 notes.append(f"no {key} features ({(r.failures or ['?'])[0]}); answered without them")
     return text, feats, notes

@@ -27,13 +27,14 @@ import numpy as np
 import torch
 
 from affectkit.evaluation.m2se_data import (ECF_EMOTIONS, LABELS, Example, Examples,
-                                            load_examples, parse_cause, parse_pairs)
+                                            dedicated_voice, load_examples, parse_cause,
+                                            parse_pairs)
 from affectkit.training.multistage import (Source, Stage, StageSchedule, StageSource,
                                            run_stages, trainable_tensors)
 
-TASK_ORDER = ("msa", "mer", "fer", "ecpe", "reason")
+TASK_ORDER = ("msa", "mer", "fer", "ecpe", "reason", "ser")
 KEY = {"msa": "sentiment:mosei", "mer": "emotion:meld", "fer": "expression:ferplus",
-       "ecpe": "ecpe:ecf", "reason": "reason:ecf"}
+       "ecpe": "ecpe:ecf", "reason": "reason:ecf", "ser": "voice:ravdess+emodb"}
 
 
 def instruction(e: Example) -> str:
@@ -46,6 +47,10 @@ def instruction(e: Example) -> str:
                 f"{', '.join(LABELS['mer'])}?")
     if e.task == "fer":
         return f"Look at the face. Which facial expression is it: {', '.join(LABELS['fer'])}?"
+    if e.task == "ser":
+        # no transcript: RAVDESS/EmoDB speakers read two/ten fixed sentences
+        return ("Listen to the voice. Which emotion does the voice express: "
+                f"{', '.join(LABELS['ser'])}?")
     if e.task == "ecpe":
         return (f"Conversation:\n{e.text}\nList the emotion-cause pairs as "
                 f"turn_emotion,cause_turn separated by ';' (emotions: "
@@ -86,7 +91,7 @@ def schedules(tasks=TASK_ORDER, lr: float = 1e-3, batch: int = 8,
 def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | None = None,
              samples: dict | None = None) -> dict:
     """Scores on the test subsamples; ``samples`` collects a few generated answers."""
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
 
     model.eval()
     out: dict = {}
@@ -94,7 +99,7 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
     for t in tasks:
         items = ex.get(t, "test")[:limit]
         t0 = time.perf_counter()
-        if t in ("msa", "mer", "fer"):
+        if t in ("msa", "mer", "fer", "ser"):
             labels = LABELS[t]
             pred = [model.choose(instruction(e), e.feats, labels, use_soft=use_soft)
                     for e in items]
@@ -102,6 +107,11 @@ def evaluate(model, ex: Examples, tasks, *, use_soft: bool = True, limit: int | 
             gold = [e.answer for e in items]
             if t == "mer":
                 out["mer_wf1"] = 100 * f1_score(gold, pred, average="weighted", zero_division=0)
+            elif t == "ser":
+                # UA: mean recall over the classes present in the test items
+                out["ser_ua"] = 100 * recall_score(gold, pred, labels=sorted(set(gold)),
+                                                   average="macro", zero_division=0)
+                out["ser_acc"] = 100 * accuracy_score(gold, pred)
             else:
                 out[f"{t}_acc"] = 100 * accuracy_score(gold, pred)
             out[f"{t}_pred_dist"] = {lab: pred.count(lab) for lab in labels if lab in pred}
@@ -206,6 +216,9 @@ def run(n_train: int = 100, n_test: int = 50, seeds: int = 1, lr: float = 1e-3,
         "sizes": {t: {s: len(ex.get(t, s)) for s in ("train", "test")} for t in TASK_ORDER},
         "skipped": dict(ex.skipped), "data_s": round(t_data, 1), "load_s": round(t_load, 1),
         "schemes": {}, "samples": {}}
+    if ex.get("ser", "test"):
+        # the dedicated voice model, scored on the same voice test items
+        res["dedicated"] = {"ser": dedicated_voice([e.id for e in ex.get("ser", "test")])}
     root = Path(run_root) if run_root else None
     sources = make_sources(model, ex)
     if "untuned" in schemes:
@@ -276,7 +289,8 @@ def _write(res: dict, out_dir, time_only, name: str = "emoverse") -> None:
 
 
 COLS = [("msa_acc", "MOSEI Acc-2"), ("mer_wf1", "MELD wF1"), ("fer_acc", "FER+ acc"),
-        ("ecpe_pair_f1", "ECF pair F1"), ("cause_acc", "cause-utt acc")]
+        ("ecpe_pair_f1", "ECF pair F1"), ("cause_acc", "cause-utt acc"),
+        ("ser_ua", "voice UA"), ("ser_acc", "voice acc")]
 
 
 def _ms(vals: list[float]) -> str:
@@ -308,6 +322,15 @@ def markdown(res: dict) -> str:
         tr = np.mean([r.get("train_s", 0.0) for r in rs]) / 60
         ev = np.mean([r.get("eval_s", 0.0) for r in rs]) / 60
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(rs)} | {tr:.1f} | {ev:.1f} |")
+    dv = res.get("dedicated", {}).get("ser")
+    if dv and "items_ua" in dv:
+        cells = [f"{dv['items_ua']:.1f}" if k == "ser_ua" else f"{dv['items_acc']:.1f}"
+                 if k == "ser_acc" else "–" for k, _ in COLS]
+        lines.append("| dedicated voice LR (same test items) | " + " | ".join(cells)
+                     + " | – | – | – |")
+        lines += ["", f"Dedicated voice model: {dv['model']} (C {dv['C']}, {dv['n_train']} "
+                  f"training clips); on all {dv['n_test']} voice test clips UA "
+                  f"{dv['all_test_ua']:.1f}, accuracy {dv['all_test_acc']:.1f}."]
     ref = [r.get("cause_self_baseline") for r in res["schemes"].get("untuned", [])]
     if ref and ref[0] is not None:
         lines += ["", f"Reference for cause-utterance accuracy: answering \"the emotion turn "
@@ -315,7 +338,7 @@ def markdown(res: dict) -> str:
                   "often the turn itself)."]
     dist = []
     for name, rs in res["schemes"].items():
-        for t in ("msa", "mer", "fer"):
+        for t in ("msa", "mer", "fer", "ser"):
             d = rs[0].get(f"{t}_pred_dist") if rs else None
             if d:
                 dist.append(f"{name} {t}: " + ", ".join(f"{k} {v}" for k, v in d.items()))

@@ -9,6 +9,8 @@ task       corpus (official split)     input                                  an
 ``ecpe``   ECF 2.0                     numbered conversation (first turns)    ``5_surprised,2;…``; pair F1
 ``reason`` ECF 2.0                     conversation up to an emotion turn     "Because of utterance k: …";
                                                                               cause-utterance accuracy
+``ser``    RAVDESS + EmoDB (speech,    audio.whisper mean half (512) of the   7 canonical emotions;
+           speaker-disjoint split)     clip (no transcript: fixed sentences)  UA and accuracy
 =========  ==========================  =====================================  ==================
 
 Nothing here is selected on a test split: subsamples are drawn with a fixed seed from each
@@ -16,7 +18,11 @@ official split; ECF training conversations that contain a MELD test/valid uttera
 built from MELD's dialogues and 36 % of MELD's test utterances sit in ECF train) and MELD
 training items that are ECF test utterances are left out (:func:`meld_ecf_overlap`); MOSEI (video), MELD/ECF (dialogue) and FER+ (image) splits are checked
 disjoint in :func:`check_disjoint` (MELD/ECF share the sitcom's main characters across
-splits, as every published result on them does — they are not speaker-independent).
+splits, as every published result on them does — they are not speaker-independent). The voice
+task is speaker-independent by construction: RAVDESS actors 1–18 train / 19–24 test, EmoDB
+speakers 03–14 train / 15–16 test (:data:`SER_TEST_SPEAKERS`, checked in
+:func:`check_disjoint`); RAVDESS ``calm`` → neutral (the taxonomy's opt-in map), EmoDB
+``boredom`` (no canonical class) left out, as in ``affect bench generalise --modality audio``.
 Features are read from the one FeatureStore and never computed here: an item without cached
 features is left out and counted (``Examples.skipped``).
 """
@@ -33,15 +39,23 @@ import numpy as np
 from affectkit.errors import DataError
 from affectkit.types import Modality, Utterance
 
-TASKS = ("msa", "mer", "fer", "ecpe", "reason")
+TASKS = ("msa", "mer", "fer", "ecpe", "reason", "ser")
 MSA_LABELS = ["negative", "positive"]
 MER_LABELS = ["neutral", "happy", "surprised", "angry", "sad", "disgusted", "fearful"]
 FER_LABELS = ["neutral", "happy", "surprised", "sad", "angry", "disgusted", "fearful", "contempt"]
 ECF_EMOTIONS = [e for e in MER_LABELS if e != "neutral"]
-LABELS = {"msa": MSA_LABELS, "mer": MER_LABELS, "fer": FER_LABELS}
-CORPUS = {"msa": "mosei", "mer": "meld", "fer": "ferplus", "ecpe": "ecf", "reason": "ecf"}
-FEATURE = {"text": "text.minilm", "vision": "vision.faceapi"}
+SER_LABELS = ["neutral", "happy", "surprised", "angry", "sad", "disgusted", "fearful"]
+LABELS = {"msa": MSA_LABELS, "mer": MER_LABELS, "fer": FER_LABELS, "ser": SER_LABELS}
+CORPUS = {"msa": "mosei", "mer": "meld", "fer": "ferplus", "ecpe": "ecf", "reason": "ecf",
+          "ser": "ravdess+emodb"}
+FEATURE = {"text": "text.minilm", "vision": "vision.faceapi", "audio": "audio.whisper"}
 FACE_DIM = 263
+VOICE_DIM = 512      # audio.whisper is mean ‖ std (1024); EmoVerse's voice projector takes the mean
+SER_CORPORA = ("ravdess", "emodb")
+# speaker-independent test speakers (the rest train): RAVDESS actors 19–24 (3 male, 3 female),
+# EmoDB speakers 15 (male) and 16 (female)
+SER_TEST_SPEAKERS = {"ravdess": {f"ravdess/{a:02d}" for a in range(19, 25)},
+                     "emodb": {"emodb/15", "emodb/16"}}
 ECPE_TURNS = 6       # ECPE prompts show the first 6 turns of a conversation …
 REASON_TURNS = 5     # … reason prompts the last 5 turns up to the emotion turn
 WORDS = 14           # each turn cut to 14 words (sequence length ≤ ~128 tokens)
@@ -168,6 +182,24 @@ def ecf_dialogues(utts: list[Utterance]) -> list[dict]:
     return sorted(out, key=lambda d: d["id"])
 
 
+def ser_split(u: Utterance) -> str:
+    """``train`` or ``test`` for a RAVDESS/EmoDB clip, by speaker (see :data:`SER_TEST_SPEAKERS`)."""
+    if u.speaker is None:
+        raise DataError(f"{u.id}: no speaker id; the voice task's split is by speaker")
+    return "test" if u.speaker in SER_TEST_SPEAKERS[u.corpus] else "train"
+
+
+def ser_label(u: Utterance) -> str | None:
+    """Canonical voice label (RAVDESS calm → neutral); ``None`` for EmoDB boredom and other
+    labels without a canonical class."""
+    from affectkit.taxonomy import map_to_canonical
+
+    if u.emotion == "boredom":
+        return None
+    lab = map_to_canonical(u.emotion, u.corpus)
+    return lab if lab in SER_LABELS else None
+
+
 def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: int = 0,
                   tasks: tuple[str, ...] = TASKS, with_dialogue_feats: bool = False,
                   progress: bool = True) -> Examples:
@@ -179,7 +211,8 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
 
     store = FeatureStore()
     ex = Examples({t: {} for t in tasks})
-    meld_eval, ecf_test = meld_ecf_overlap()
+    if {"mer", "ecpe", "reason"} & set(tasks):
+        meld_eval, ecf_test = meld_ecf_overlap()
     sizes = {"train": n_train, "test": n_test}
 
     if "msa" in tasks:
@@ -232,6 +265,29 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
                     continue
                 out.append(Example("fer", u.id, split, {"vision": v[:FACE_DIM]}, None, u.emotion))
             ex.by_task["fer"][split] = out
+
+    if "ser" in tasks:
+        us = []
+        for c in SER_CORPORA:
+            cu = load_corpus(c).utterances
+            if not cu:
+                raise DataError(f"corpus {c!r} has no utterances (is /work/shared/data present?)")
+            us += cu
+        left = [u for u in us if ser_label(u) is None]
+        ex.skipped["ser: no canonical label (EmoDB boredom; left out)"] += len(left)
+        us = [u for u in us if ser_label(u) is not None]
+        check_disjoint({s: {u.speaker for u in us if ser_split(u) == s}
+                        for s in ("train", "test")}, "speaker")
+        for split in ("train", "test"):
+            out = []
+            for u in _sample([u for u in us if ser_split(u) == split], sizes[split], seed):
+                v = _vec(store, FEATURE["audio"], u)
+                if v is None:
+                    ex.skipped[f"ser/{split}: no cached audio.whisper"] += 1
+                    continue
+                out.append(Example("ser", u.id, split, {"audio": v[:VOICE_DIM]}, None,
+                                   ser_label(u), {"speaker": u.speaker, "corpus": u.corpus}))
+            ex.by_task["ser"][split] = out
 
     if "ecpe" in tasks or "reason" in tasks:
         us = [u for u in load_corpus("ecf").utterances if u.text]
@@ -293,3 +349,50 @@ def load_examples(n_train: int | None = 300, n_test: int | None = 100, *, seed: 
                 raise DataError(f"{t}/{split}: no usable examples (skipped: {dict(ex.skipped)}); "
                                 f"extract the features with `affect extract {CORPUS[t]} …`")
     return ex
+
+
+SER_VALID_SPEAKERS = {"ravdess/17", "ravdess/18", "emodb/14"}  # inside the training speakers
+
+
+def dedicated_voice(test_ids: list[str] | None = None) -> dict:
+    """The dedicated voice model on the voice task's split: standardisation + logistic
+    regression on the full ``audio.whisper`` vector (mean ‖ std, 1024-d) with (corpus, class)
+    balancing weights (``generalise_audio.LRHead``), C chosen on validation speakers *inside*
+    the training speakers (:data:`SER_VALID_SPEAKERS`), refit on all training speakers, scored
+    once on every test clip and on ``test_ids`` (e.g. the LLM's test subsample)."""
+    from affectkit.data.base import load_corpus
+    from affectkit.evaluation.generalise_audio import LRHead, cell_weights, ua
+    from affectkit.features.store import FeatureStore
+
+    store = FeatureStore()
+    us = [u for c in SER_CORPORA for u in load_corpus(c).utterances if ser_label(u) is not None]
+    rows = [(u, _vec(store, FEATURE["audio"], u)) for u in us]
+    rows = [(u, v) for u, v in rows if v is not None]
+    part = {"train": [], "valid": [], "test": []}
+    for u, v in rows:
+        s = ser_split(u)
+        part["valid" if s == "train" and u.speaker in SER_VALID_SPEAKERS else s].append((u, v))
+    check_disjoint({s: {u.speaker for u, _ in r} for s, r in part.items()}, "speaker")
+
+    def arr(r):
+        return (np.stack([v for _, v in r]), np.array([ser_label(u) for u, _ in r]),
+                np.array([u.corpus for u, _ in r]))
+
+    (X, y, c), (Xv, yv, cv), (Xt, yt, _) = arr(part["train"]), arr(part["valid"]), arr(part["test"])
+    head = LRHead().fit(X, y, cell_weights(c, y), Xv, yv, cell_weights(cv, yv))
+    pred = head.predict(Xt)
+    out = {"model": "LR on audio.whisper (mean‖std 1024), C on validation speakers "
+                    f"{sorted(SER_VALID_SPEAKERS)}, refit on all training speakers",
+           "C": head.C, "n_train": len(X) + len(Xv), "n_test": len(Xt),
+           "all_test_ua": 100 * ua(list(yt), list(pred)),
+           "all_test_acc": 100 * float(np.mean(pred == yt))}
+    if test_ids is not None:
+        pos = {u.id: k for k, (u, _) in enumerate(part["test"])}
+        missing = [i for i in test_ids if i not in pos]
+        if missing:
+            raise DataError(f"dedicated_voice: {len(missing)} test ids are not voice test clips "
+                            f"(e.g. {missing[0]})")
+        k = [pos[i] for i in test_ids]
+        out |= {"items_ua": 100 * ua(list(yt[k]), list(pred[k])),
+                "items_acc": 100 * float(np.mean(pred[k] == yt[k])), "n_items": len(k)}
+    return out

@@ -3,20 +3,22 @@
 ``python -m affectkit.evaluation.m2se_mlp [--seeds 3] [--regimes low,mid]`` writes
 ``benchmarks/results/m2se-mlp.{json,md}``.
 
-One model: a per-modality input projection (text.minilm 384-d, vision.faceapi 263-d → 256),
-a shared trunk (GELU MLP, 256) and one head per task — MOSEI polarity (2), MELD emotion (7),
-FER+ expression (8), ECF turn emotion (7) and an ECF pair scorer on ``[p_i, p_j, p_i·p_j,
-distance]`` (p = a 64-d projection of the trunk output). Three training schemes through :func:`affectkit.training.multistage.run_stages`,
+One model: a per-modality input projection (text.minilm 384-d, vision.faceapi 263-d,
+audio.whisper mean half 512-d → 256), a shared trunk (GELU MLP, 256) and one head per task —
+MOSEI polarity (2), MELD emotion (7), FER+ expression (8), RAVDESS+EmoDB voice emotion (7,
+speaker-independent split), ECF turn emotion (7) and an ECF pair scorer on ``[p_i, p_j,
+p_i·p_j, distance]`` (p = a 64-d projection of the trunk output). Three training schemes through :func:`affectkit.training.multistage.run_stages`,
 identical epochs/learning rate, nothing selected on any split (fixed epochs, fixed 0.5 pair
 threshold):
 
 * **per-task**: a fresh model per task, trained on that task only;
-* **single-stage multitask**: one model, one stage on the mixture of the four sources;
+* **single-stage multitask**: one model, one stage on the mixture of the five sources;
 * **two-stage (M2SE)**: stage 1 on MOSEI sentiment, stage 2 on the mixture.
 
 Regimes: ``low`` = 300 training items per task (300 ECF conversations), the LLM's budget;
-``mid`` = 2000 per task (all ≈1,370 ECF training conversations). Test = the full official test
-splits (MOSEI non-zero items, MELD, FER+ majority images, ECF).
+``mid`` = 2000 per task (all ≈1,370 ECF training conversations, all 1,430 voice clips). Test =
+the full official test splits (MOSEI non-zero items, MELD, FER+ majority images, ECF) and all
+464 clips of the voice test speakers. ``--no-voice`` reproduces the earlier four-source runs.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import torch
 from torch import nn
 
 from affectkit.evaluation.m2se_data import (ECF_EMOTIONS, FER_LABELS, MER_LABELS, MSA_LABELS,
-                                            REASON_TURNS, Examples, load_examples)
+                                            REASON_TURNS, SER_LABELS, VOICE_DIM, Examples,
+                                            load_examples)
 from affectkit.tasks.emotion_cause import pair_scores
 from affectkit.training.multistage import Source, Stage, StageSchedule, StageSource, run_stages
 
@@ -40,7 +43,10 @@ ECF_LABELS = MER_LABELS  # neutral + the six ECF emotions, same names
 MAX_DIST = 8
 PAIR_DIM = 64
 KEYS = {"msa": "sentiment:mosei", "mer": "emotion:meld", "fer": "expression:ferplus",
-        "ecpe": "ecpe:ecf"}
+        "ecpe": "ecpe:ecf", "ser": "voice:ravdess+emodb"}
+CLS = (("msa", "text", MSA_LABELS), ("mer", "text", MER_LABELS), ("fer", "vision", FER_LABELS),
+       ("ser", "audio", SER_LABELS))
+DIMS = {"text": 384, "vision": 263, "audio": VOICE_DIM}
 REGIMES = {"low": 300, "mid": 2000}
 
 
@@ -56,6 +62,7 @@ class SharedMultiHead(nn.Module):
         self.heads = nn.ModuleDict({"msa": nn.Linear(hidden, len(MSA_LABELS)),
                                     "mer": nn.Linear(hidden, len(MER_LABELS)),
                                     "fer": nn.Linear(hidden, len(FER_LABELS)),
+                                    "ser": nn.Linear(hidden, len(SER_LABELS)),
                                     "ecf": nn.Linear(hidden, len(ECF_LABELS))})
         self.dist = nn.Embedding(MAX_DIST, 16)
         self.pair_in = nn.Linear(hidden, PAIR_DIM)
@@ -96,7 +103,7 @@ def _dialogue_tensors(d: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return torch.from_numpy(d["X"]), y, P
 
 
-def make_sources(ex: Examples) -> dict[str, Source]:
+def make_sources(ex: Examples, voice: bool = True) -> dict[str, Source]:
     def cls_source(task: str, modality: str, labels: list[str]) -> Source:
         items = ex.get(task, "train")
         X = torch.from_numpy(np.stack([e.feats[modality] for e in items]))
@@ -125,20 +132,22 @@ def make_sources(ex: Examples) -> dict[str, Source]:
             pl[valid], P[valid], pos_weight=torch.tensor(3.0))
         return nn.functional.cross_entropy(lg.reshape(B * T, -1), y.reshape(-1)) + bce
 
-    return {KEYS["msa"]: cls_source("msa", "text", MSA_LABELS),
-            KEYS["mer"]: cls_source("mer", "text", MER_LABELS),
-            KEYS["fer"]: cls_source("fer", "vision", FER_LABELS),
-            KEYS["ecpe"]: Source(len(dials), ecpe_loss)}
+    out = {KEYS["msa"]: cls_source("msa", "text", MSA_LABELS),
+           KEYS["mer"]: cls_source("mer", "text", MER_LABELS),
+           KEYS["fer"]: cls_source("fer", "vision", FER_LABELS),
+           KEYS["ecpe"]: Source(len(dials), ecpe_loss)}
+    if voice:
+        out[KEYS["ser"]] = cls_source("ser", "audio", SER_LABELS)
+    return out
 
 
 @torch.no_grad()
 def evaluate(model: SharedMultiHead, ex: Examples, tasks: list[str]) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
 
     model.eval()
     out: dict[str, float] = {}
-    for task, mod, labels in (("msa", "text", MSA_LABELS), ("mer", "text", MER_LABELS),
-                              ("fer", "vision", FER_LABELS)):
+    for task, mod, labels in CLS:
         if task not in tasks:
             continue
         items = ex.get(task, "test")
@@ -147,6 +156,10 @@ def evaluate(model: SharedMultiHead, ex: Examples, tasks: list[str]) -> dict[str
         y = np.array([labels.index(e.answer) for e in items])
         if task == "mer":
             out["mer_wf1"] = 100 * f1_score(y, pred, average="weighted")
+        elif task == "ser":
+            out["ser_ua"] = 100 * recall_score(y, pred, labels=list(range(len(labels))),
+                                               average="macro", zero_division=0)
+            out["ser_acc"] = 100 * accuracy_score(y, pred)
         else:
             out[f"{task}_acc"] = 100 * accuracy_score(y, pred)
     if "ecpe" in tasks:
@@ -183,11 +196,13 @@ def evaluate(model: SharedMultiHead, ex: Examples, tasks: list[str]) -> dict[str
     return out
 
 
-def schedules(epochs: float, lr: float, batch: int, seed: int) -> dict[str, StageSchedule]:
-    mix = [StageSource(*KEYS[t].split(":"), 1.0) for t in ("msa", "mer", "fer", "ecpe")]
+def schedules(epochs: float, lr: float, batch: int, seed: int,
+              tasks: tuple[str, ...] = ("msa", "mer", "fer", "ecpe", "ser")
+              ) -> dict[str, StageSchedule]:
+    mix = [StageSource(*KEYS[t].split(":"), 1.0) for t in tasks]
     one = lambda t: StageSchedule([Stage(t, [StageSource(*KEYS[t].split(":"))], epochs, lr)],  # noqa: E731
                                   batch_size=batch, seed=seed)
-    out = {f"per-task:{t}": one(t) for t in ("msa", "mer", "fer", "ecpe")}
+    out = {f"per-task:{t}": one(t) for t in tasks}
     out["single-stage"] = StageSchedule([Stage("mixture", mix, epochs, lr)], batch_size=batch,
                                         seed=seed)
     out["two-stage"] = StageSchedule([Stage("sentiment", [mix[0]], epochs, lr),
@@ -196,55 +211,88 @@ def schedules(epochs: float, lr: float, batch: int, seed: int) -> dict[str, Stag
     return out
 
 
-METRICS = ["msa_acc", "mer_wf1", "fer_acc", "ecpe_pair_f1", "ecpe_pair_wf1", "cause_acc"]
+METRICS = ["msa_acc", "mer_wf1", "fer_acc", "ecpe_pair_f1", "ecpe_pair_wf1", "cause_acc",
+           "ser_ua", "ser_acc"]
+HEAD = ["MOSEI Acc-2", "MELD wF1", "FER+ acc", "ECF pair F1", "ECF pair wF1", "cause acc",
+        "voice UA", "voice acc"]
 
 
 def run(seeds: int = 3, regimes: tuple[str, ...] = ("low", "mid"), epochs: float = 10,
         lr: float = 1e-3, batch: int = 32, out_dir: str | Path = "benchmarks/results",
-        progress: bool = False) -> dict:
+        progress: bool = False, voice: bool = True, name: str | None = None) -> dict:
     torch.set_num_threads(1)
+    name = name or ("m2se-mlp-voice" if voice else "m2se-mlp")
+    tasks = ("msa", "mer", "fer", "ecpe") + (("ser",) if voice else ())
     results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                      "command": "python -m affectkit.evaluation.m2se_mlp --seeds "
-                                f"{seeds} --regimes {','.join(regimes)}",
-                     "epochs": epochs, "lr": lr, "batch": batch, "regimes": {}}
+                                f"{seeds} --regimes {','.join(regimes)}"
+                                + ("" if voice else " --no-voice")
+                                + (f" --epochs {epochs:g}" if epochs != 10 else ""),
+                     "epochs": epochs, "lr": lr, "batch": batch, "tasks": list(tasks),
+                     "regimes": {}}
     for reg in regimes:
         t0 = time.perf_counter()
-        ex = load_examples(REGIMES[reg], None, seed=0, tasks=("msa", "mer", "fer", "ecpe"),
+        ex = load_examples(REGIMES[reg], None, seed=0, tasks=tasks,
                            with_dialogue_feats=True, progress=progress)
         sizes = {t: {s: len(ex.get(t, s)) for s in ("train", "test")}
-                 for t in ("msa", "mer", "fer")}
+                 for t in tasks if t != "ecpe"}
         sizes["ecpe"] = {s: len(ex.dialogues[s]) for s in ("train", "test")}
-        srcs = make_sources(ex)
+        srcs = make_sources(ex, voice=voice)
         runs: dict[str, list[dict]] = {}
         for seed in range(seeds):
             per: dict[str, float] = {}
-            for name, sch in schedules(epochs, lr, batch, seed).items():
+            for name_, sch in schedules(epochs, lr, batch, seed, tasks).items():
                 torch.manual_seed(seed)
-                model = SharedMultiHead({"text": 384, "vision": 263})
+                model = SharedMultiHead(DIMS)
                 ts = time.perf_counter()
                 run_stages(model, sch, srcs, progress=progress)
                 secs = time.perf_counter() - ts
-                if name.startswith("per-task:"):
-                    t = name.split(":")[1]
+                if name_.startswith("per-task:"):
+                    t = name_.split(":")[1]
                     per |= evaluate(model, ex, [t])
                     per["seconds"] = per.get("seconds", 0.0) + secs
                 else:
-                    runs.setdefault(name, []).append(evaluate(model, ex, ["msa", "mer", "fer",
-                                                                          "ecpe"])
-                                                     | {"seconds": secs})
+                    runs.setdefault(name_, []).append(evaluate(model, ex, list(tasks))
+                                                      | {"seconds": secs})
             runs.setdefault("per-task", []).append(per)
         results["regimes"][reg] = {"sizes": sizes, "runs": runs,
+                                   "paired": paired_diffs(runs),
                                    "skipped": dict(ex.skipped),
                                    "wall_s": round(time.perf_counter() - t0, 1)}
-        _save(results, out_dir)
+        _save(results, out_dir, name)
     return results
 
 
-def _save(results: dict, out_dir) -> None:
+PAIRS = (("single-stage", "per-task"), ("two-stage", "per-task"), ("two-stage", "single-stage"))
+
+
+def paired_diffs(runs: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
+    """Per-seed differences ``a − b`` (same seed, same data) for each metric: mean, sd, the
+    per-seed values and a verdict by the project's paired rule
+    (:mod:`affectkit.evaluation.paired`): gain / loss when |mean| > sd, else tie."""
+    out: dict[str, dict[str, dict]] = {}
+    for a, b in PAIRS:
+        if a not in runs or b not in runs:
+            continue
+        row = {}
+        for m in METRICS:
+            d = [x[m] - y[m] for x, y in zip(runs[a], runs[b]) if m in x and m in y]
+            if not d:
+                continue
+            mu = float(np.mean(d))
+            sd = float(np.std(d, ddof=1)) if len(d) > 1 else float("nan")
+            verdict = "tie" if not abs(mu) > sd else ("gain" if mu > 0 else "loss")
+            row[m] = {"mean": round(mu, 2), "sd": round(sd, 2),
+                      "per_seed": [round(v, 2) for v in d], "verdict": verdict}
+        out[f"{a} - {b}"] = row
+    return out
+
+
+def _save(results: dict, out_dir, name: str = "m2se-mlp") -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "m2se-mlp.json").write_text(json.dumps(results, indent=2))
-    (out / "m2se-mlp.md").write_text(markdown(results))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{name}.md").write_text(markdown(results))
 
 
 def _ms(vals: list[float]) -> str:
@@ -260,16 +308,27 @@ def markdown(res: dict) -> str:
              "mean ± sd over seeds.", ""]
     for reg, r in res["regimes"].items():
         sz = r["sizes"]
+        mets = [m for m in METRICS if m in r["runs"]["per-task"][0]]
         lines += [f"### regime `{reg}` — train sizes: " + ", ".join(
             f"{t} {s['train']}" for t, s in sz.items()) + "; test sizes: " + ", ".join(
             f"{t} {s['test']}" for t, s in sz.items()) + " (ECF in conversations)", "",
-            "| scheme | MOSEI Acc-2 | MELD wF1 | FER+ acc | ECF pair F1 | ECF pair wF1 | "
-            "cause acc | seeds | train s |", "|---|---|---|---|---|---|---|---|---|"]
+            "| scheme | " + " | ".join(h for m, h in zip(METRICS, HEAD) if m in mets)
+            + " | seeds | train s |", "|---|" + "---|" * (len(mets) + 2)]
         for name in ("per-task", "single-stage", "two-stage"):
             rs = r["runs"][name]
-            cells = [_ms([x[m] for x in rs]) for m in METRICS]
+            cells = [_ms([x[m] for x in rs]) for m in mets]
             lines.append(f"| {name} | " + " | ".join(cells) +
                          f" | {len(rs)} | {np.mean([x['seconds'] for x in rs]):.0f} |")
+        if r.get("paired"):
+            lines += ["", "Paired differences (same seed, same data; mean ± sd over seeds; "
+                      "verdict: gain/loss when |mean| > sd, else tie):", "",
+                      "| difference | " + " | ".join(h for m, h in zip(METRICS, HEAD)
+                                                      if m in mets) + " |",
+                      "|---|" + "---|" * len(mets)]
+            for pair, row in r["paired"].items():
+                lines.append(f"| {pair} | " + " | ".join(
+                    f"{row[m]['mean']:+.1f} ± {row[m]['sd']:.1f} ({row[m]['verdict']})"
+                    if m in row else "–" for m in mets) + " |")
         base = r["runs"]["per-task"][0].get("cause_self_baseline")
         if base is not None:
             lines.append(f"\nReference: naming the emotion turn itself as its cause scores "
@@ -284,8 +343,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--regimes", default="low,mid")
     ap.add_argument("--epochs", type=float, default=10)
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--no-voice", action="store_true",
+                    help="leave the RAVDESS+EmoDB voice task out (the earlier four-source runs)")
+    ap.add_argument("--name", default=None,
+                    help="output file stem (default m2se-mlp-voice, or m2se-mlp with --no-voice)")
     a = ap.parse_args(argv)
-    res = run(a.seeds, tuple(a.regimes.split(",")), a.epochs, out_dir=a.out)
+    res = run(a.seeds, tuple(a.regimes.split(",")), a.epochs, out_dir=a.out,
+              voice=not a.no_voice, name=a.name)
     print(markdown(res))
 
 
