@@ -13,11 +13,36 @@ def bench_generalise(
     quick: bool = typer.Option(False, "--quick", help="Subsample for a smoke run (not for docs)."),
     out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    feature: str = typer.Option("", "--feature", help="audio only: features to compare with "
+                                "audio.whisper on the same items, seeds and folds (e.g. "
+                                "audio.whisper_pad30); writes generalise-audio-<short name>."),
+    corpora: str = typer.Option("", "--corpora", help="audio only: comma-separated subset of "
+                                "ravdess,tess,emodb,emovo,urdu (default all)."),
+    models: str = typer.Option("", "--models", help="audio only: comma-separated subset of "
+                               "lr,mlp,spk (default all)."),
 ) -> None:
     """Train on all shared corpora of a modality but one, score the one left out; every corpus."""
     from affectkit.evaluation.generalise import run
 
-    res = run(modality, seeds=seeds, quick=quick, progress=not quiet, out_dir=out)
+    opts: dict = {}
+    suffix = ""
+    if (feature or corpora or models) and modality != "audio":
+        raise typer.BadParameter("--feature/--corpora/--models exist for --modality audio only")
+    if feature:
+        opts["feature"] = feature
+        suffix = feature.split(".", 1)[-1].removeprefix("whisper_")
+    if corpora:
+        opts["corpora"] = tuple(c.strip() for c in corpora.split(",") if c.strip())
+        suffix = "-".join(filter(None, [suffix, "+".join(opts["corpora"])]))
+    if models:
+        opts["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    command = (f"affect bench generalise --modality {modality}"
+               + (f" --seeds {seeds}" if seeds != 3 else "") + (" --quick" if quick else "")
+               + (f" --feature {feature}" if feature else "")
+               + (f" --corpora {corpora}" if corpora else "")
+               + (f" --models {models}" if models else ""))
+    res = run(modality, seeds=seeds, quick=quick, progress=not quiet, out_dir=out,
+              command=command, suffix=suffix, **opts)
     console.print(res.get("markdown", ""))
 
 

@@ -43,16 +43,20 @@ def module_for(modality: str):
 
 
 def run(modality: str, *, seeds: int = 3, quick: bool = False, progress: bool = True,
-        out_dir: str | Path = "benchmarks/results", command: str = "") -> dict:
-    """Run one modality's leave-one-corpus-out benchmark and write its JSON and markdown."""
-    res = module_for(modality).run(seeds=seeds, quick=quick, progress=progress)
+        out_dir: str | Path = "benchmarks/results", command: str = "", suffix: str = "",
+        **options) -> dict:
+    """Run one modality's leave-one-corpus-out benchmark and write its JSON and markdown.
+
+    ``options`` go to the modality's ``run`` (e.g. audio: ``feature=``, ``corpora=``);
+    ``suffix`` names the output ``generalise-<modality>-<suffix>.{json,md}``."""
+    res = module_for(modality).run(seeds=seeds, quick=quick, progress=progress, **options)
     res = {"modality": modality, "date": _dt.date.today().isoformat(), "seeds": seeds,
            "quick": quick, "command": command or f"affect bench generalise --modality {modality}"
            + (f" --seeds {seeds}" if seeds != 3 else "") + (" --quick" if quick else ""),
            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), **res}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"generalise-{modality}" + ("-quick" if quick else "")
+    stem = f"generalise-{modality}" + (f"-{suffix}" if suffix else "") + ("-quick" if quick else "")
     (out / f"{stem}.json").write_text(json.dumps(res, indent=1, default=float))
     md = (f"### Cross-corpus generalisation: {modality}\n\n`{res['command']}` — {res['date']}, "
           f"{seeds} seed(s)\n\n{res.get('protocol', '')}\n\n{res.get('markdown', '')}\n")

@@ -254,6 +254,11 @@ MODELS = {
 }
 
 
+#: short names for ``--models`` / ``run(models=...)``
+MODEL_ALIASES = {"lr": "whisper-base + LR", "mlp": "whisper-base + MLP",
+                 "spk": "whisper-base + LR + speaker norm (transductive)"}
+
+
 def make_head(kind: str):
     return LRHead() if kind == "lr" else MLPHead()
 
@@ -277,9 +282,11 @@ def _valid_mask(d: Data, train_mask: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def _summ(vals):
+    """Mean, sd and n of fractions, in percent; ``values`` keeps each seed × fold score in
+    run order so that two features run with the same seeds and folds can be paired."""
     a = np.asarray(vals, float) * 100
     return {"mean": float(a.mean()), "sd": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
-            "n": int(len(a))}
+            "n": int(len(a)), "values": [round(float(v), 4) for v in a]}
 
 
 def loco(d: Data, classes: str, model: str, seeds: int) -> list[dict]:
@@ -411,30 +418,145 @@ def render(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def run(*, seeds: int = 3, quick: bool = False, progress: bool = True) -> dict:
-    """All three tables (see the module docstring)."""
-    import torch
-
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    d = load(quick=quick, progress=progress)
-    jobs = ([("loco", cls, m) for cls in ("4", "canonical") for m in MODELS]
-            + [("in", c, m) for c in CORPORA for m in MODELS
+def _rows(d: Data, seeds: int, models, progress: bool, label: str) -> list[dict]:
+    corpora = sorted(set(d.corpus), key=list(CORPORA).index)
+    jobs = ([("loco", cls, m) for cls in ("4", "canonical") for m in models]
+            + [("in", c, m) for c in corpora for m in models
                if not (c == "urdu" and MODELS[m]["spk"])])
+    if len(corpora) < 2:
+        jobs = [j for j in jobs if j[0] == "in"]
     rows: list[dict] = []
     from rich.progress import Progress
 
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("generalise audio", total=len(jobs))
+        task = bar.add_task(f"generalise audio ({label})", total=len(jobs))
         for kind, what, m in jobs:
             if kind == "loco":
                 rows.extend(loco(d, what, m, seeds))
-            elif (d.corpus == what).any():
+            else:
                 rows.append(in_domain(d, what, m, seeds))
             bar.advance(task)
+    return rows
+
+
+def _subset(d: Data, ids: list[str]) -> Data:
+    pos = {i: k for k, i in enumerate(d.ids)}
+    ix = np.array([pos[i] for i in ids], int)
+    return Data(ids=list(ids), corpus=d.corpus[ix], speaker=d.speaker[ix], label=d.label[ix],
+                canon=d.canon[ix], X=d.X[ix], utts=[d.utts[k] for k in ix])
+
+
+def _key(r: dict) -> tuple:
+    return (r["table"], r["model"], r.get("held_out") or r.get("corpus"))
+
+
+def paired(rows_a: list[dict], rows_b: list[dict], name_a: str, name_b: str) -> list[dict]:
+    """Paired UA differences ``a − b`` (percentage points) of rows run on the same items,
+    seeds and folds. In-domain: over the seeds × folds of one corpus. Leave-one-corpus-out:
+    over the held-out corpora (one value each: the mean over seeds). ``verdict``: ``a``/``b``
+    when the 95 % t-interval of the mean difference excludes 0, else ``tie``."""
+    from scipy import stats
+
+    def verdict(diff):
+        diff = np.asarray(diff, float)
+        if len(diff) < 2 or np.allclose(diff, diff[0]) and diff[0] == 0:
+            return "tie", None
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        half = float(stats.t.ppf(0.975, len(diff) - 1) * se) if se > 0 else 0.0
+        m = float(diff.mean())
+        return (name_a if m - half > 0 else name_b if m + half < 0 else "tie"), half
+
+    b_by = {_key(r): r for r in rows_b}
+    out = []
+    for r in rows_a:
+        o = b_by.get(_key(r))
+        if o is None or r["table"] != "in-domain":
+            continue
+        diff = np.asarray(r["UA"]["values"]) - np.asarray(o["UA"]["values"])
+        v, half = verdict(diff)
+        out.append({"table": "in-domain", "model": r["model"], "corpus": r["corpus"],
+                    "n_pairs": len(diff), "UA_a": r["UA"]["mean"], "UA_b": o["UA"]["mean"],
+                    "diff_mean": float(diff.mean()),
+                    "diff_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+                    "ci95_half": half, "wins_a": int((diff > 0).sum()),
+                    "wins_b": int((diff < 0).sum()), "verdict": v})
+    for table in ("loco-4", "loco-canonical"):
+        for m in dict.fromkeys(r["model"] for r in rows_a if r["table"] == table):
+            pa = [r for r in rows_a if r["table"] == table and r["model"] == m]
+            pairs = [(r, b_by[_key(r)]) for r in pa if _key(r) in b_by]
+            if not pairs:
+                continue
+            diff = np.array([a["UA"]["mean"] - b["UA"]["mean"] for a, b in pairs])
+            v, half = verdict(diff)
+            out.append({"table": table, "model": m, "corpus": "mean over held-out corpora",
+                        "n_pairs": len(diff),
+                        "UA_a": float(np.mean([a["UA"]["mean"] for a, _ in pairs])),
+                        "UA_b": float(np.mean([b["UA"]["mean"] for _, b in pairs])),
+                        "per_corpus_diff": {a["held_out"]: round(float(x), 2)
+                                            for (a, _), x in zip(pairs, diff)},
+                        "pred_max_a": max(a["pred_max"] for a, _ in pairs),
+                        "pred_max_b": max(b["pred_max"] for _, b in pairs),
+                        "diff_mean": float(diff.mean()),
+                        "diff_sd": float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+                        "ci95_half": half, "wins_a": int((diff > 0).sum()),
+                        "wins_b": int((diff < 0).sum()), "verdict": v})
+    return out
+
+
+def render_paired(pairs: list[dict], name_a: str, name_b: str) -> str:
+    out = [f"#### Paired difference: {name_a} − {name_b} (UA points, same items, seeds, folds)",
+           "", f"| table | model | corpus | pairs | {name_a} | {name_b} | diff mean ± sd | "
+           "95 % CI half-width | wins a/b | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in pairs:
+        ci = "—" if r["ci95_half"] is None else f"{r['ci95_half']:.1f}"
+        out.append(f"| {r['table']} | {r['model']} | {r['corpus']} | {r['n_pairs']} | "
+                   f"{r['UA_a']:.1f} | {r['UA_b']:.1f} | {r['diff_mean']:+.1f} ± "
+                   f"{r['diff_sd']:.1f} | {ci} | {r['wins_a']}/{r['wins_b']} | {r['verdict']} |")
+    return "\n".join(out + [""])
+
+
+def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
+        feature: str = FEATURE, corpora=CORPORA, models=None) -> dict:
+    """All three tables (see the module docstring).
+
+    ``feature`` other than ``audio.whisper`` (e.g. ``audio.whisper_pad30``): the same tables
+    for that feature *and* for ``audio.whisper`` on exactly the same items (those both
+    features have), with the same seeds and folds, plus their paired differences.
+    ``corpora``: a subset of :data:`CORPORA` (the leave-one-corpus-out tables then cover
+    only those). ``models``: a subset of :data:`MODELS` names (default all).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    corpora = tuple(corpora)
+    bad = [c for c in corpora if c not in CORPORA]
+    if bad:
+        raise ConfigError(f"corpora: unknown {bad}; choose from {', '.join(CORPORA)}")
+    models = [MODEL_ALIASES.get(m, m) for m in (models or MODELS)]
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        raise ConfigError(f"models: unknown {bad}; choose from {', '.join(MODEL_ALIASES)} "
+                          f"or {list(MODELS)}")
+    d = load(corpora, feature, quick=quick, progress=progress)
+    res: dict = {}
+    if feature != FEATURE:
+        base = load(corpora, FEATURE, quick=quick, progress=progress)
+        common = [i for i in d.ids if i in set(base.ids)]
+        d, base = _subset(d, common), _subset(base, common)
+        rows = [dict(r, feature=feature) for r in _rows(d, seeds, models, progress, feature)]
+        rows_b = [dict(r, feature=FEATURE) for r in _rows(base, seeds, models, progress, FEATURE)]
+        pairs = paired(rows, rows_b, feature, FEATURE)
+        md = (f"### Features: {feature}\n\n{render(rows)}\n### Features: {FEATURE} (same "
+              f"items, seeds, folds)\n\n{render(rows_b)}\n{render_paired(pairs, feature, FEATURE)}")
+        res = {"baseline_feature": FEATURE, "baseline_rows": rows_b, "paired": pairs}
+    else:
+        rows = [dict(r, feature=feature) for r in _rows(d, seeds, models, progress, feature)]
+        md = render(rows)
     doc = __doc__ or ""
     protocol = doc[doc.index("Three tables"):].strip()
-    return {"protocol": protocol, "feature": FEATURE, "n_items": len(d.ids),
+    return {"protocol": protocol, "feature": feature, "corpora": list(corpora),
+            "models": models, "n_items": len(d.ids),
             "items_per_corpus": dict(Counter(d.corpus.tolist())),
-            "seconds": round(time.perf_counter() - t0, 1), "rows": rows,
-            "markdown": render(rows)}
+            "seconds": round(time.perf_counter() - t0, 1), "rows": rows, **res,
+            "markdown": md}
