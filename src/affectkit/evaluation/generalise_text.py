@@ -274,8 +274,10 @@ def _labels(items: Sequence[Utterance]) -> np.ndarray:
 
 
 def loco(pools, feats: dict[str, dict[str, np.ndarray]], *, seeds: int, noisy: set[str],
-         progress_cb=None) -> list[dict]:
-    """Leave-one-corpus-out rows of one encoder (``feats[corpus][split]`` aligned with pools)."""
+         progress_cb=None, on_test=None) -> list[dict]:
+    """Leave-one-corpus-out rows of one encoder (``feats[corpus][split]`` aligned with pools).
+    ``on_test(held, classes, gold, logits)``, if given, receives each seed's held-out logits
+    (e.g. to calibrate fusion temperatures on corpora a head never saw)."""
     rows = []
     names = list(pools)
     for held in names:
@@ -313,6 +315,8 @@ def loco(pools, feats: dict[str, dict[str, np.ndarray]], *, seeds: int, noisy: s
             head = best[0]
             chosen = (head.weighting,)  # the weighting is chosen once, with seed 0
             pred = head.predict(Xt)
+            if on_test is not None:
+                on_test(held, classes, ytm, head.logits(Xt))
             per_seed.append({"UA": ua(ytm, pred, classes), "macro_f1": macro_f1(ytm, pred, classes),
                              "pred_shares": _shares(pred, classes), "valid_score": best[1],
                              "weighting": head.weighting, "neutral_bias": head.neutral_bias})
