@@ -86,8 +86,9 @@ def fit_fusion(
     generalise --modality text`), voice = the Whisper LR head leaving each speech corpus out
     (on the canonical classes each held-out corpus has, like the analyzer's 7-way output,
     `--modality audio`), face = FaceExpressionNet zero-shot on FER+,
-    FER2013 and CK+ (`--modality vision`). Temperatures are 1 (no cross-corpus likelihood fit
-    for the new models). Sentiment: the weights fitted on all mosi400 clips by
+    FER2013 and CK+ (`--modality vision`). Temperatures: fitted on the same kind of held-out
+    predictions (``python -m affectkit.evaluation.fusion_calibration`` →
+    ``fusion-temperatures.json``; 1 without that file). Sentiment: the weights fitted on all mosi400 clips by
     ``python -m affectkit.evaluation.fusion_mosi400`` (``fusion-mosi400.json``; that command
     scores the same fit with 4 video-disjoint folds, never fitting on the fold it scores), and
     the neutral abstention is left out of the sentiment pool (it hurt sentiment on the training
@@ -125,17 +126,26 @@ def fit_fusion(
         s_abstain = False
         s_rule = ("weights fitted (Pearson r, grid) on all mosi400 clips, scored with 4 "
                   "video-disjoint folds in fusion-mosi400.json; no abstention in the sentiment pool")
+    temps, t_rule = {}, "temperatures 1"
+    ft = results / "fusion-temperatures.json"
+    if ft.is_file():
+        temps = {m: float(t) for m, t in json.loads(ft.read_text())["temperatures"].items()}
+        t_rule = ("temperatures fitted on held-out-corpus predictions (mean per-corpus NLL, "
+                  "fusion-temperatures.json)")
     doc = {"emotion_weights": ew, "sentiment_weights": sw,
-           "temperatures": {}, "neutral_abstains": True, "sentiment_abstains": s_abstain,
+           "temperatures": temps, "neutral_abstains": True, "sentiment_abstains": s_abstain,
            "rule": "w_emotion = mean over held-out corpora of (UA - chance) / (1 - chance) of the "
-                   "shipped model (generalisation tables), floor 0.05; temperatures 1; a "
+                   f"shipped model (generalisation tables), floor 0.05; {t_rule}; a "
                    "modality whose top class is neutral abstains when another reads an "
                    f"emotion; sentiment: {s_rule}",
            "sources": {"text": f"generalise-text.json: {len(t)} held-out English corpora",
                        "audio": f"generalise-audio.json loco-canonical: {len(a)} held-out speech corpora",
                        "vision": f"generalise-vision.json zero-shot: {len(v)} face corpora",
                        **({"sentiment": "fusion-mosi400.json (python -m "
-                                        "affectkit.evaluation.fusion_mosi400)"} if fm.is_file() else {})},
+                                        "affectkit.evaluation.fusion_mosi400)"} if fm.is_file() else {}),
+                       **({"temperatures": "fusion-temperatures.json (python -m "
+                                           "affectkit.evaluation.fusion_calibration)"}
+                          if ft.is_file() else {})},
            "built": _dt.date.today().isoformat()}
     (dest / "fusion.json").write_text(json.dumps(doc, indent=1))
     console.print_json(json.dumps(doc))
