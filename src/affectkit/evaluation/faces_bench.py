@@ -26,7 +26,7 @@ Protocol (fixed seed, deterministic):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ class Scene:
     faces: list[tuple[float, float, float]]  # cx, cy, side
     angles: list[float]
     ignore: list[tuple[float, float, float, float]]  # boxes x0 y0 x1 y1
+    sources: list[str] = field(default_factory=list)  # pasted crop per face ("corpus/emotion/file")
 
 
 def _shared(rel: str) -> Path:
@@ -54,16 +55,23 @@ def _shared(rel: str) -> Path:
 
 def face_pool(limit: int = 600, seed: int = 0) -> list[np.ndarray]:
     """Grey 48×48 face crops from CK+48 and FER2013 test (drawn evenly over emotions)."""
+    return face_pool_named(limit, seed)[0]
+
+
+def face_pool_named(limit: int = 600, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """:func:`face_pool` and, per crop, ``"corpus/emotion/file"`` (for the per-face records)."""
     import cv2
 
     rng = np.random.default_rng(seed)
     files: list[Path] = []
+    names: list[str] = []
     for rel in ("face/ckplus48", "face/fer2013/test"):
         for d in sorted(_shared(rel).iterdir()):
             fs = sorted(d.glob("*.png")) + sorted(d.glob("*.jpg"))
             take = rng.permutation(len(fs))[: limit // 14]
             files += [fs[i] for i in take]
-    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+            names += [f"{rel.split('/')[1]}/{d.name}/{fs[i].name}" for i in take]
+    return [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files], names
 
 
 def backgrounds(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -125,7 +133,7 @@ def make_scenes(n: int, *, seed: int = 0, ignore_fn=None) -> list[Scene]:
     import cv2
 
     rng = np.random.default_rng(seed)
-    faces = face_pool(seed=seed)
+    faces, names = face_pool_named(seed=seed)
     bgs = backgrounds(max(1, min(n, 400)), seed=seed)
     scenes = []
     for i in range(n):
@@ -133,6 +141,7 @@ def make_scenes(n: int, *, seed: int = 0, ignore_fn=None) -> list[Scene]:
         ignore = list(ignore_fn(bg)) if ignore_fn else []
         placed: list[tuple[float, float, float]] = []
         angles: list[float] = []
+        sources: list[str] = []
         boxes = list(ignore)
         for _ in range(1 + int(rng.integers(0, 4))):
             for _try in range(30):
@@ -144,12 +153,14 @@ def make_scenes(n: int, *, seed: int = 0, ignore_fn=None) -> list[Scene]:
                 box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
                 if not _overlaps(box, boxes, pad=side * 0.25):
                     angle = float(rng.uniform(-30, 30))
-                    _paste(bg, faces[int(rng.integers(len(faces)))], cx, cy, side, angle)
+                    fi = int(rng.integers(len(faces)))
+                    _paste(bg, faces[fi], cx, cy, side, angle)
                     placed.append((cx, cy, side))
                     angles.append(angle)
+                    sources.append(names[fi])
                     boxes.append(box)
                     break
-        scenes.append(Scene(bg, placed, angles, ignore))
+        scenes.append(Scene(bg, placed, angles, ignore, sources))
     return scenes
 
 
@@ -192,6 +203,36 @@ def score(scenes: list[Scene], detections: list[list[tuple[float, float, float, 
             "fp_per_frame": fp / max(len(scenes), 1), "per_face": per_face}
 
 
+SIZE_BINS = (30, 40, 50, 60, 80, 120, 201)
+ANGLE_BINS = (0, 10, 20, 30.01)
+
+
+def breakdown(scenes: list[Scene], per_face: list[tuple[float, float, bool]]) -> dict:
+    """Recall by size bin, by |angle| bin, by source corpus and size × |angle| (where the
+    misses are), from :func:`score`'s ``per_face`` records of the same scenes."""
+    src = [s.split("/")[0] for sc in scenes for s in (sc.sources or ["?"] * len(sc.faces))]
+    side = np.array([p[0] for p in per_face], float)
+    ang = np.abs([p[1] for p in per_face])
+    hit = np.array([p[2] for p in per_face], float)
+
+    def cell(m):
+        return {"faces": int(m.sum()), "recall": float(hit[m].mean()) if m.any() else None}
+
+    big = side >= 40
+    out: dict = {"size": {}, "angle_ge40": {}, "source_ge40": {}, "size_x_angle": {}}
+    for lo, hi in zip(SIZE_BINS[:-1], SIZE_BINS[1:]):
+        out["size"][f"{lo}-{hi}"] = cell((side >= lo) & (side < hi))
+    for lo, hi in zip(ANGLE_BINS[:-1], ANGLE_BINS[1:]):
+        out["angle_ge40"][f"{lo}-{hi:g}"] = cell(big & (ang >= lo) & (ang < hi))
+    for name in sorted(set(src)):
+        out["source_ge40"][name] = cell(big & (np.array(src) == name))
+    for lo, hi in ((40, 60), (60, 100), (100, 201)):
+        for alo, ahi in ((0, 15), (15, 30.01)):
+            out["size_x_angle"][f"{lo}-{hi} px, |angle| {alo}-{ahi:g}"] = cell(
+                (side >= lo) & (side < hi) & (ang >= alo) & (ang < ahi))
+    return out
+
+
 # -- detectors under test ------------------------------------------------------------------
 def _haar(detect_side: int):
     from affectkit.features.vision.faces import FaceDetector, to_gray
@@ -201,11 +242,11 @@ def _haar(detect_side: int):
 
 
 def _faceapi(detect_side: int, rotations: tuple[float, ...] = (), threshold: float = 0.4,
-             fast: bool = False, extra_passes: str = "always"):
+             fast: bool = False, extra_passes: str = "always", extra_sides: tuple[int, ...] = ()):
     from affectkit.features.vision.detect import FaceApiDetector
 
     d = FaceApiDetector(detect_side=detect_side, score_threshold=threshold, rotations=rotations,
-                        fast=fast, extra_passes=extra_passes)
+                        fast=fast, extra_passes=extra_passes, extra_sides=extra_sides)
     return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
 
 
@@ -227,18 +268,23 @@ def _ignore_fn():
 
 def _pipelines():
     """Full per-frame pipelines (largest face → expression), Haar+FER beside face-api: the
-    plain PyTorch detector (before), the traced channels-last one (same outputs), and the
-    traced one with the coarse pass only on frames where the plain pass found nothing."""
+    traced detector with landmarks on every face (before) and on the largest face only (the
+    one the expression net scores), the coarse pass only on frames where the plain pass found
+    nothing, and the accurate preset."""
     from affectkit.features.vision import faceapi as fx
     from affectkit.features.vision import fer
     from affectkit.features.vision.detect import FaceApiDetector, aligned_crop
     from affectkit.features.vision.faces import FaceDetector, crop, to_gray
 
     haar = FaceDetector(detect_side=320)
-    dets = {"plain PyTorch": FaceApiDetector(detect_side=640, score_threshold=0.4, fast=False),
-            "traced": FaceApiDetector(detect_side=640, score_threshold=0.4, fast=True),
-            "traced, coarse pass if empty": FaceApiDetector(
-                detect_side=640, score_threshold=0.4, fast=True, extra_passes="if_empty")}
+    dets = {"traced, landmarks on every face (before)": FaceApiDetector(
+                detect_side=640, score_threshold=0.4, fast=True),
+            "traced, landmarks on the largest face": FaceApiDetector(
+                detect_side=640, score_threshold=0.4, fast=True),
+            "traced, coarse pass if empty, landmarks on the largest face": FaceApiDetector(
+                detect_side=640, score_threshold=0.4, fast=True, extra_passes="if_empty"),
+            "accurate preset (640 + 800 px, +/-15 deg), landmarks on the largest face":
+                FaceApiDetector.accurate()}
 
     def haar_fer(img):
         g = to_gray(img)
@@ -247,21 +293,25 @@ def _pipelines():
             fer.classify(crop(g, b, size=fer.INPUT)[None])
         return b is not None
 
-    def faceapi(det):
+    def faceapi(det, every_face: bool):
         def fn(img):
-            faces = det.detect(img)
-            if faces:
-                f = max(faces, key=lambda f: f.width * f.height)
+            if every_face:  # landmarks for all faces, then the largest (before)
+                faces = det.detect(img)
+                f = max(faces, key=lambda f: f.width * f.height) if faces else None
+            else:
+                f = det.largest(img)
+            if f is not None:
                 fx.classify(aligned_crop(img, f)[None])
-            return bool(faces)
+            return f is not None
         return fn
 
-    return {"haar320 + FER mini-Xception (current)": haar_fer,
-            **{f"face-api tiny 640 + landmarks + FaceExpressionNet ({k})": faceapi(d)
+    return {"haar320 + FER mini-Xception": haar_fer,
+            **{f"face-api + tiny landmarks + FaceExpressionNet ({k})": faceapi(d, "before" in k)
                for k, d in dets.items()}}
 
 
 PARTS = ("synthetic", "speed", "mosi")
+ACCURATE = "face-api accurate (640 + 800 px, +/-15 deg at 640, traced)"
 
 
 def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True,
@@ -281,10 +331,15 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
         "face-api tiny (640 px, traced)": _faceapi(640, fast=True),
         "face-api tiny (640 px, traced, coarse pass if empty)": _faceapi(
             640, fast=True, extra_passes="if_empty"),
-        "face-api tiny (640 px, +/-25 deg passes)": _faceapi(640, (-25.0, 25.0)),
+        "face-api tiny (640 px, traced, +/-25 deg passes)": _faceapi(640, (-25.0, 25.0),
+                                                                     fast=True),
         "face-api tiny (640 px, traced, coarse + +/-25 deg passes if empty)": _faceapi(
             640, (-25.0, 25.0), fast=True, extra_passes="if_empty"),
-        "face-api tiny (800 px, +/-25 deg passes)": _faceapi(800, (-25.0, 25.0)),
+        "face-api tiny (800 px, traced, +/-25 deg passes)": _faceapi(800, (-25.0, 25.0),
+                                                                     fast=True),
+        # chosen on development scenes (seed 1), FaceApiDetector.ACCURATE:
+        "face-api tiny (800 px, traced)": _faceapi(800, fast=True),
+        ACCURATE: _faceapi(640, (-15.0, 15.0), fast=True, extra_sides=(800,)),
     }
     rows: list[dict] = []
     with Progress(disable=not progress, transient=True) as bar:
@@ -303,7 +358,7 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
                     bar.advance(t)
                 ms = (time.perf_counter() - t0) / len(imgs) * 1000
                 sc = score(scenes, dets, scale=k)
-                sc.pop("per_face")
+                sc["breakdown"] = breakdown(scenes, sc.pop("per_face"))
                 rows.append({"table": "synthetic", "resolution": res_name, "detector": name,
                              **sc, "ms_per_frame": ms})
         # full pipelines, same process, same frames: speed at 360p / 720p
@@ -343,7 +398,8 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
         for v in vids:
             frames += [f.image for f in iter_frames(v, fps=2.0)]
             bar.advance(t)
-        for name in ("haar (320 px, current default)", "face-api tiny (640 px)"):
+        for name in ("haar (320 px, current default)", "face-api tiny (640 px, traced)",
+                     ACCURATE):
             fn = detectors[name]
             found = [bool(fn(f)) for f in frames]
             rows.append({"table": "mosi400", "detector": name, "clips": len(vids),

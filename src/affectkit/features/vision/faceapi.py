@@ -105,11 +105,14 @@ class FaceApiBase(VisionExtractor):
             if self.detect == "never" or (self.detect == "auto" and small):
                 yield face_crop_direct(a)
                 continue
-            faces = self.frame_faces(a)
-            if not faces:
+            if self.detector == "haar":
+                faces = self.frame_faces(a)
+                f = max(faces, key=lambda f: f.width * f.height) if faces else None
+            else:  # landmarks for the face that is scored only
+                f = self._det.largest(a, with_landmarks=self.align)
+            if f is None:
                 yield None
                 continue
-            f = max(faces, key=lambda f: f.width * f.height)
             yield aligned_crop(a, f, size=INPUT, margin=self.margin, align=self.align)
 
     def frame_features(self, frames: Iterable[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,106 @@
+"""Detector recall options and the per-face bench breakdown (issue 12): extra scales, the
+accurate preset, landmarks on the scored face only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectkit.errors import ConfigError
+from affectkit.features.vision.detect import FaceApiDetector
+
+
+def _hopper() -> np.ndarray:
+    import matplotlib
+    from PIL import Image
+
+    return np.asarray(Image.open(f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg")
+                      .convert("RGB"))
+
+
+def _paste(bg: np.ndarray, img: np.ndarray, x: int, y: int, h: int) -> None:
+    import cv2
+
+    w = int(h * img.shape[1] / img.shape[0])
+    bg[y:y + h, x:x + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    bg = np.full((360, 640, 3), 90, np.uint8)
+    face = _hopper()
+    _paste(bg, face, 380, 60, 180)
+    _paste(bg, face, 80, 200, 110)
+    return bg
+
+
+def test_extra_scale_finds_a_small_face_the_640_pass_misses():
+    bg = np.full((360, 640, 3), 90, np.uint8)
+    _paste(bg, _hopper(), 300, 150, 80)  # a ~30-px face
+    assert FaceApiDetector(coarse_side=None).detect(bg, with_landmarks=False) == []
+    faces = FaceApiDetector(coarse_side=None, extra_sides=(800,)).detect(bg, with_landmarks=False)
+    assert len(faces) == 1
+    cx, cy = faces[0].center
+    assert 300 < cx < 300 + 80 and 150 < cy < 150 + 80
+
+
+def test_accurate_preset_runs_the_chosen_passes(scene, monkeypatch):
+    det = FaceApiDetector.accurate()
+    calls = []
+    orig = det._pass
+
+    def spy(net, rgb, angle, side=None):
+        calls.append((angle, side))
+        return orig(net, rgb, angle, side)
+
+    monkeypatch.setattr(det, "_pass", spy)
+    faces = det.detect(scene, with_landmarks=False)
+    assert calls == [(0.0, None), (0.0, 224), (0.0, 800), (-15.0, None), (15.0, None)]
+    assert len(faces) == 2  # the passes' duplicates are merged by NMS
+    assert FaceApiDetector.accurate(score_threshold=0.6).score_threshold == 0.6
+    rot = FaceApiDetector(rotations=(20.0,), rotation_side=800)
+    monkeypatch.setattr(rot, "_pass", spy)
+    calls.clear()
+    rot.detect(scene, with_landmarks=False)
+    assert calls == [(0.0, None), (0.0, 224), (20.0, 800)]
+    with pytest.raises(ConfigError, match="extra_sides"):
+        FaceApiDetector(extra_sides=(32,))
+
+
+def test_largest_face_gets_the_same_landmarks_from_one_landmark_pass(scene, monkeypatch):
+    det = FaceApiDetector()
+    every = det.detect(scene)
+    ref = max(every, key=lambda f: f.width * f.height)
+    n = []
+    orig = det.add_landmarks
+
+    def spy(rgbs, faces):
+        n.append(sum(len(f) for f in faces))
+        return orig(rgbs, faces)
+
+    monkeypatch.setattr(det, "add_landmarks", spy)
+    f = det.largest(scene)
+    assert n == [1]  # landmarks for the scored face only
+    assert np.allclose(f.box, ref.box) and np.allclose(f.landmarks, ref.landmarks, atol=1e-3)
+    assert det.largest(np.zeros((360, 640, 3), np.uint8)) is None
+    assert det.largest(scene, with_landmarks=False).landmarks is None
+
+
+def test_bench_breakdown_bins_recall_by_size_angle_and_source():
+    from affectkit.evaluation.faces_bench import Scene, breakdown
+
+    sc = Scene(np.zeros((8, 8, 3), np.uint8), faces=[(0, 0, 45), (0, 0, 45), (0, 0, 150),
+                                                   (0, 0, 35)],
+               angles=[5.0, -25.0, 12.0, 0.0], ignore=[],
+               sources=["ckplus48/happy/a.png", "fer2013/sad/b.jpg", "fer2013/sad/c.jpg",
+                        "ckplus48/fear/d.png"])
+    per_face = [(45, 5.0, True), (45, -25.0, False), (150, 12.0, True), (35, 0.0, False)]
+    b = breakdown([sc], per_face)
+    assert b["size"]["40-50"] == {"faces": 2, "recall": 0.5}
+    assert b["size"]["30-40"] == {"faces": 1, "recall": 0.0}
+    assert b["size"]["50-60"] == {"faces": 0, "recall": None}
+    assert b["angle_ge40"]["20-30.01"] == {"faces": 1, "recall": 0.0}  # |−25°|, ≥ 40 px only
+    assert b["angle_ge40"]["0-10"] == {"faces": 1, "recall": 1.0}
+    assert b["source_ge40"] == {"ckplus48": {"faces": 1, "recall": 1.0},
+                                "fer2013": {"faces": 2, "recall": 0.5}}
+    assert b["size_x_angle"]["100-201 px, |angle| 0-15"] == {"faces": 1, "recall": 1.0}
