@@ -39,6 +39,7 @@ from affectkit.errors import AffectkitError, ConfigError, MediaError
 SR = 16_000
 SILENCE_DBFS = -60.0  # a slice whose loudest 20 ms frame is quieter counts as no audio
 LOW_ASR_CONFIDENCE = 0.5
+VAD_CHUNK_S = 300.0  # audio-only speech regions are found in pieces of this length (memory)
 
 
 @dataclass
@@ -390,8 +391,20 @@ class Analyzer:
 
         opts = VadOptions(min_silence_duration_ms=500, max_speech_duration_s=self.window,
                           speech_pad_ms=200)
-        return [Segment(r["start"] / SR, r["end"] / SR)
-                for r in get_speech_timestamps(audio, vad_options=opts, sampling_rate=SR)]
+        # In VAD_CHUNK_S pieces: faster-whisper's VAD holds two padded copies of its input
+        # (≈ 490 MB on one hour). A region cut at a piece boundary is joined again when the
+        # two halves touch and fit in one window.
+        step = int(VAD_CHUNK_S * SR)
+        out: list[Segment] = []
+        for a in range(0, len(audio), step):
+            for r in get_speech_timestamps(audio[a:a + step], vad_options=opts, sampling_rate=SR):
+                s, e = (a + r["start"]) / SR, (a + r["end"]) / SR
+                if (a and out and s - out[-1].end < 0.5 and a / SR - out[-1].end < 0.5
+                        and e - out[-1].start <= self.window):
+                    out[-1] = Segment(out[-1].start, e)
+                else:
+                    out.append(Segment(s, e))
+        return out
 
     def _face_track(self, frames: Iterable[tuple[float, np.ndarray]]) -> FaceTrack:
         """Per sampled frame: face found, then the face model's rows (7 probabilities first:
