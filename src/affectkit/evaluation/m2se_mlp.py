@@ -59,11 +59,15 @@ class SharedMultiHead(nn.Module):
                                                    nn.Linear(d, hidden)) for m, d in dims.items()})
         self.trunk = nn.Sequential(nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden),
                                    nn.GELU(), nn.Dropout(dropout))
-        self.heads = nn.ModuleDict({"msa": nn.Linear(hidden, len(MSA_LABELS)),
-                                    "mer": nn.Linear(hidden, len(MER_LABELS)),
-                                    "fer": nn.Linear(hidden, len(FER_LABELS)),
-                                    "ser": nn.Linear(hidden, len(SER_LABELS)),
-                                    "ecf": nn.Linear(hidden, len(ECF_LABELS))})
+        # the voice head exists only with a voice input (without one the model, and its seeded
+        # initialisation, is the earlier four-source model)
+        heads = {"msa": nn.Linear(hidden, len(MSA_LABELS)),
+                 "mer": nn.Linear(hidden, len(MER_LABELS)),
+                 "fer": nn.Linear(hidden, len(FER_LABELS))}
+        if "audio" in dims:
+            heads["ser"] = nn.Linear(hidden, len(SER_LABELS))
+        heads["ecf"] = nn.Linear(hidden, len(ECF_LABELS))
+        self.heads = nn.ModuleDict(heads)
         self.dist = nn.Embedding(MAX_DIST, 16)
         self.pair_in = nn.Linear(hidden, PAIR_DIM)
         self.pair = nn.Sequential(nn.Linear(3 * PAIR_DIM + 16, PAIR_DIM), nn.GELU(),
@@ -243,7 +247,8 @@ def run(seeds: int = 3, regimes: tuple[str, ...] = ("low", "mid"), epochs: float
             per: dict[str, float] = {}
             for name_, sch in schedules(epochs, lr, batch, seed, tasks).items():
                 torch.manual_seed(seed)
-                model = SharedMultiHead(DIMS)
+                model = SharedMultiHead(DIMS if voice else
+                                        {m: d for m, d in DIMS.items() if m != "audio"})
                 ts = time.perf_counter()
                 run_stages(model, sch, srcs, progress=progress)
                 secs = time.perf_counter() - ts
