@@ -104,3 +104,38 @@ def test_bench_breakdown_bins_recall_by_size_angle_and_source():
     assert b["source_ge40"] == {"ckplus48": {"faces": 1, "recall": 1.0},
                                 "fer2013": {"faces": 2, "recall": 0.5}}
     assert b["size_x_angle"]["100-201 px, |angle| 0-15"] == {"faces": 1, "recall": 1.0}
+
+
+def test_follower_tracks_a_moving_face_with_one_full_detection_per_refresh(monkeypatch):
+    from affectkit.features.vision.detect import FaceFollower, iou
+
+    face = _hopper()
+    frames = []
+    for i in range(10):
+        bg = np.full((360, 640, 3), 90, np.uint8)
+        _paste(bg, face, 150 + 12 * i, 100 + 3 * i, 150)
+        frames.append(bg)
+    det = FaceApiDetector()
+    fol = FaceFollower(FaceApiDetector(), refresh=5)
+    sides = []
+    orig = fol.detector._pass
+
+    def spy(net, rgb, angle, side=None):
+        sides.append(side)
+        return orig(net, rgb, angle, side)
+
+    monkeypatch.setattr(fol.detector, "_pass", spy)
+    for img in frames:
+        ref, got = det.largest(img), fol(img)
+        assert got is not None and iou(ref.box, got.box) >= 0.5
+        assert got.landmarks is not None and got.landmarks.shape == (68, 2)
+    assert fol.full_detections == 2  # frames 0 and 5; the rest are 256-px region passes
+    assert sides.count(256) == 8
+    assert fol(np.full((360, 640, 3), 90, np.uint8)) is None  # lost → full detection, none
+    assert fol.full_detections == 3
+    assert fol(frames[0]) is not None and fol.full_detections == 4
+    fol.reset()
+    assert fol.full_detections == 0
+    for bad in ({"refresh": 0}, {"roi_input": 100}, {"roi": 1.0}):
+        with pytest.raises(ConfigError):
+            FaceFollower(det, **bad)

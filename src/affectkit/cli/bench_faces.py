@@ -14,8 +14,10 @@ def bench_faces(
     out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     parts: str = typer.Option("synthetic,speed,mosi", "--parts",
-                              help="Any of synthetic (recall), speed, mosi (frame coverage)."),
+                              help="Any of synthetic (recall), speed, mosi (frame coverage), "
+                                   "video (per-frame detection vs the face follower)."),
     speed_frames: int = typer.Option(60, "--speed-frames", help="Scenes timed per resolution."),
+    video_clips: int = typer.Option(8, "--video-clips", help="mosi400 clips for the video part."),
 ) -> None:
     """Recall (faces ≥ 40 px), false positives per frame and speed: face-api vs Haar."""
     import datetime as dt
@@ -26,9 +28,10 @@ def bench_faces(
 
     ps = tuple(p.strip() for p in parts.split(","))
     res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet, parts=ps,
-              speed_frames=speed_frames)
+              speed_frames=speed_frames, video_clips=video_clips)
     cmd = (f"affect bench faces --scenes {scenes} --mosi-clips {mosi_clips} --seed {seed} "
-           f"--parts {','.join(ps)} --speed-frames {speed_frames}")
+           f"--parts {','.join(ps)} --speed-frames {speed_frames}"
+           + (f" --video-clips {video_clips}" if "video" in ps else ""))
     res = {"command": cmd, "date": dt.date.today().isoformat(), **res}
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
@@ -40,9 +43,13 @@ def bench_faces(
 
 def bench_active_speaker(
     pairs: int = typer.Option(20, "--pairs", help="Two-face clips (3 trials each)."),
-    fps: float = typer.Option(10.0, "--fps", help="Frames per second sampled."),
+    fps: float = typer.Option(10.0, "--fps", help="Frames per second (landmark method)."),
     seconds: float = typer.Option(6.0, "--seconds", help="Clip length."),
     seed: int = typer.Option(0, "--seed"),
+    methods: str = typer.Option("landmarks,sync", "--methods",
+                                help="Comma-separated: landmarks, sync (same trials)."),
+    dev: bool = typer.Option(False, "--dev", help="Pairs from the development videos "
+                             "(for choosing settings), not the held-out benchmark videos."),
     out: str = typer.Option("benchmarks/results", "--out", help="Folder for JSON + markdown."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -51,17 +58,24 @@ def bench_active_speaker(
     import json
     from pathlib import Path
 
-    from affectkit.evaluation.active_speaker import run
+    from affectkit.evaluation.active_speaker import BENCH_VIDEOS, DEV_VIDEOS, run
 
-    res = run(pairs=pairs, fps=fps, seconds=seconds, seed=seed, progress=not quiet)
+    ms = tuple(m.strip() for m in methods.split(",") if m.strip())
+    bad = [m for m in ms if m not in ("landmarks", "sync")]
+    if bad or not ms:
+        raise typer.BadParameter(f"unknown method(s) {bad}; use landmarks and/or sync",
+                                 param_hint="--methods")
+    res = run(pairs=pairs, fps=fps, seconds=seconds, seed=seed, methods=ms,
+              videos=DEV_VIDEOS if dev else BENCH_VIDEOS, progress=not quiet)
     cmd = (f"affect bench active-speaker --pairs {pairs} --fps {fps:g} --seconds {seconds:g} "
-           f"--seed {seed}")
+           f"--seed {seed} --methods {','.join(ms)}" + (" --dev" if dev else ""))
     res = {"command": cmd, "date": dt.date.today().isoformat(), **res}
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
-    (o / "active_speaker.json").write_text(json.dumps(res, indent=1, default=float))
-    (o / "active_speaker.md").write_text(f"### Active speaker\n\n`{cmd}` — {res['date']}\n\n"
-                                         f"{res['markdown']}\n")
+    name = "active_speaker_dev" if dev else "active_speaker"
+    (o / f"{name}.json").write_text(json.dumps(res, indent=1, default=float))
+    (o / f"{name}.md").write_text(f"### Active speaker\n\n`{cmd}` — {res['date']}\n\n"
+                                  f"{res['markdown']}\n")
     console.print(res["markdown"])
 
 

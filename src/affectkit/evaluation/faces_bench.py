@@ -310,12 +310,85 @@ def _pipelines():
                for k, d in dets.items()}}
 
 
+def _video_speed(n_clips: int, seed: int, bar, fps: float = 5.0, per_clip: int = 30
+                 ) -> list[dict]:
+    """Full pipeline on consecutive video frames: the detector on every frame vs
+    :class:`~affectkit.features.vision.detect.FaceFollower` (refresh 5), beside Haar+FER;
+    agreement = share of the per-frame pipeline's faces that the follower also gives (IoU ≥
+    0.5). Pipelines interleaved frame by frame, each with its own state per clip."""
+    import os
+
+    import cv2
+
+    from affectkit.features.vision import faceapi as fx
+    from affectkit.features.vision import fer
+    from affectkit.features.vision.detect import FaceApiDetector, FaceFollower, aligned_crop, iou
+    from affectkit.features.vision.faces import FaceDetector, crop, to_gray
+    from affectkit.media import iter_frames
+
+    vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
+    rng = np.random.default_rng(seed + 1)
+    vids = [vids[i] for i in sorted(rng.permutation(len(vids))[:n_clips])]
+    clips = [[f.image for f in iter_frames(v, fps=fps)][:per_clip] for v in vids]
+    haar = FaceDetector(detect_side=320)
+    rows = []
+    for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))):
+        det = FaceApiDetector()
+        fol = FaceFollower(FaceApiDetector(), refresh=5)
+        spent = {"haar": 0.0, "every": 0.0, "follow": 0.0}
+        found = {k: 0 for k in spent}
+        agree = n = full = 0
+        t = bar.add_task(f"video {res_name}", total=len(clips))
+        load0 = [round(x, 2) for x in os.getloadavg()]
+        for frames in clips:
+            fol.reset()
+            for img in frames:
+                img = cv2.resize(img, size)
+                t0 = time.perf_counter()
+                g = to_gray(img)
+                b = haar.largest(g)
+                if b is not None:
+                    fer.classify(crop(g, b, size=fer.INPUT)[None])
+                spent["haar"] += time.perf_counter() - t0
+                found["haar"] += b is not None
+                faces = {}
+                for key, fn in (("every", det.largest), ("follow", fol)):
+                    t0 = time.perf_counter()
+                    f = fn(img)
+                    if f is not None:
+                        fx.classify(aligned_crop(img, f)[None])
+                    spent[key] += time.perf_counter() - t0
+                    found[key] += f is not None
+                    faces[key] = f
+                n += 1
+                if faces["every"] is not None:
+                    agree += faces["follow"] is not None and iou(
+                        faces["every"].box, faces["follow"].box) >= 0.5
+            full += fol.full_detections
+            bar.advance(t)
+        names = {"haar": "haar320 + FER mini-Xception",
+                 "every": "face-api 640 (+224 coarse) every frame + landmarks + expression",
+                 "follow": "face-api follower (full detection every 5th frame, 256-px region "
+                           "pass between) + landmarks + expression"}
+        for key, name in names.items():
+            dt = spent[key] / max(n, 1)
+            rows.append({"table": "video", "resolution": res_name, "pipeline": name,
+                         "clips": len(clips), "frames": n, "ms_per_frame": dt * 1000,
+                         "frames_per_s": 1.0 / dt, "frames_with_face": found[key] / max(n, 1),
+                         "agreement_with_every_frame": (agree / max(found["every"], 1)
+                                                        if key == "follow" else None),
+                         "full_detections": full if key == "follow" else None,
+                         "load_before": load0,
+                         "load_after": [round(x, 2) for x in os.getloadavg()]})
+    return rows
+
+
 PARTS = ("synthetic", "speed", "mosi")
 ACCURATE = "face-api accurate (640 + 800 px, +/-15 deg at 640, traced)"
 
 
 def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True,
-        parts: tuple[str, ...] = PARTS, speed_frames: int = 60) -> dict:
+        parts: tuple[str, ...] = PARTS, speed_frames: int = 60, video_clips: int = 8) -> dict:
     import cv2
     import torch
 
@@ -344,7 +417,8 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
     rows: list[dict] = []
     with Progress(disable=not progress, transient=True) as bar:
         t = bar.add_task("scenes", total=n_scenes)
-        scenes = make_scenes(n_scenes, seed=seed, ignore_fn=_ignore_fn())
+        scenes = (make_scenes(n_scenes, seed=seed, ignore_fn=_ignore_fn())
+                  if {"synthetic", "speed"} & set(parts) else [])
         bar.update(t, completed=n_scenes)
         for res_name, k in (("640x360", 1.0), ("1280x720", 2.0)) if "synthetic" in parts else ():
             imgs = [s.image if k == 1.0 else cv2.resize(s.image, (1280, 720),
@@ -386,6 +460,10 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
                              "frames_with_face": float(np.mean(found[name])),
                              "load_before": load0,
                              "load_after": [round(x, 2) for x in os.getloadavg()]})
+        # video: consecutive mosi400 frames (5 fps, the extractor's default), per-frame
+        # detection vs the follower (full detection every 5th frame, a region pass between)
+        if "video" in parts:
+            rows += _video_speed(video_clips, seed, bar)
         # mosi400: share of sampled frames with a face (the speaker is the only person)
         if "mosi" not in parts:
             return {"protocol": __doc__.split("\n\n", 1)[1].strip(), "rows": rows,
@@ -422,6 +500,16 @@ def markdown(rows: list[dict]) -> str:
         if r["table"] == "speed":
             out.append(f"| {r['resolution']} | {r['pipeline']} | {r['ms_per_frame']:.1f} | "
                        f"{r['frames_per_s']:.1f} | {r['frames_with_face']:.2f} |")
+    video = [r for r in rows if r["table"] == "video"]
+    if video:
+        out += ["", "| resolution | video pipeline (mosi400, 5 fps, consecutive frames) | "
+                "ms / frame | frames / s | frames with a face | same face as every-frame |",
+                "|---|---|---|---|---|---|"]
+        for r in video:
+            a = r["agreement_with_every_frame"]
+            out.append(f"| {r['resolution']} | {r['pipeline']} | {r['ms_per_frame']:.1f} | "
+                       f"{r['frames_per_s']:.1f} | {r['frames_with_face']:.3f} | "
+                       f"{'' if a is None else f'{a:.3f}'} |")
     out += ["", "| mosi400 (2 fps) | clips | frames | frames with a face |", "|---|---|---|---|"]
     for r in rows:
         if r["table"] == "mosi400":

@@ -306,6 +306,85 @@ class FaceApiDetector:
                                     cy - side / 2 + r[:, 1] * side], axis=1).astype(np.float32)
 
 
+class FaceFollower:
+    """The largest face through a video at a fraction of the detector's cost.
+
+    A full detection (every pass of ``detector``) on the first frame, every ``refresh``-th
+    frame and whenever the face is lost; in between **one** detector pass on the square of
+    ``roi`` × the previous face's side around it, scaled to ``roi_input`` px (the face is then
+    ~``roi_input / roi`` px, the size the detector finds best) — a 256² input instead of a
+    640×384 one plus the coarse pass. The face kept in the region is the one overlapping the
+    previous face most. A face that *appears* (larger than the followed one) is picked up at the
+    next refresh. Call :meth:`reset` between videos.
+    """
+
+    def __init__(self, detector: "FaceApiDetector | None" = None, *, refresh: int = 5,
+                 roi: float = 2.5, roi_input: int = 256, with_landmarks: bool = True) -> None:
+        if refresh < 1:
+            raise ConfigError(f"refresh={refresh}; use >= 1 (1 = full detection every frame)")
+        if roi_input % 32 or roi_input < 64:
+            raise ConfigError(f"roi_input={roi_input}; use a multiple of 32, >= 64")
+        if roi < 1.2:
+            raise ConfigError(f"roi={roi}; use >= 1.2 (the region must hold the moved face)")
+        self.detector = detector or FaceApiDetector()
+        self.refresh, self.roi, self.roi_input = refresh, roi, roi_input
+        self.with_landmarks = with_landmarks
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev: Face | None = None
+        self._since = 0
+        self.full_detections = 0
+
+    def __call__(self, img: np.ndarray) -> Face | None:
+        import torch
+
+        rgb = to_rgb8(img)
+        face = None
+        prev_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if self._prev is not None and self._since < self.refresh:
+                face = self._follow(rgb, self._prev)
+            if face is None:
+                face = self.detector.largest(rgb, with_landmarks=False)
+                self._since, self.full_detections = 0, self.full_detections + 1
+            self._since += 1
+            self._prev = face
+            if face is not None and self.with_landmarks and self.detector.landmarks:
+                self.detector.add_landmarks([rgb], [[face]])
+        finally:
+            torch.set_num_threads(prev_threads)
+        return face
+
+    def _follow(self, rgb: np.ndarray, prev: Face) -> Face | None:
+        import cv2
+
+        from affectkit.backbones import faceapi as fa
+
+        cx, cy = prev.center
+        side = max(prev.width, prev.height) * self.roi
+        k = self.roi_input / side
+        m = np.array([[k, 0.0, self.roi_input / 2 - k * cx], [0.0, k, self.roi_input / 2 - k * cy]])
+        crop = cv2.warpAffine(rgb, m, (self.roi_input, self.roi_input), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        boxes, scores = self.detector._pass(fa.load("detector"), crop, 0.0, self.roi_input)
+        if not len(boxes):
+            return None
+        keep = fa.nms(boxes, scores, self.detector.iou_threshold)
+        h, w = rgb.shape[:2]
+        best, best_iou = None, 0.0
+        for i in keep:
+            x0, y0, x1, y1 = (boxes[i] - [m[0, 2], m[1, 2], m[0, 2], m[1, 2]]) / k
+            box = (max(x0, 0.0), max(y0, 0.0), min(x1, w), min(y1, h))
+            if min(box[2] - box[0], box[3] - box[1]) < self.detector.min_face:
+                continue
+            o = iou(box, prev.box)
+            if o > best_iou:
+                best, best_iou = Face(box, float(scores[i])), o
+        return best
+
+
 def _warp(rgb: np.ndarray, cx: float, cy: float, side: float, angle: float, size: int
           ) -> np.ndarray:
     """``size``² crop of the square (cx, cy, side) rotated by ``angle`` degrees (edge replicated)."""
