@@ -77,7 +77,7 @@ def test_speech_energy_is_louder_where_the_signal_is():
 def test_two_mosi_speakers_side_by_side_give_two_full_tracks_and_a_decision():
     """Tracking and scoring on a real two-face clip; the choice's accuracy is measured by
     ``affect bench active-speaker`` (docs/faces.md), not asserted on one pair here."""
-    from affectkit.evaluation.active_speaker import _clip, compose, decide, face_tracks
+    from affectkit.evaluation.active_speaker import _clip, compose, decide_landmarks, face_tracks
     from affectkit.media import SAMPLE_RATE
 
     root = shared_path("multimodal/mosi400/video")
@@ -92,7 +92,7 @@ def test_two_mosi_speakers_side_by_side_give_two_full_tracks_and_a_decision():
     sides = sorted(np.mean([f.center[0] for f in t.frames.values()]) < 320 for t in tracks)
     assert sides == [False, True]  # one track per side
     n = int((times[-1] + 0.1) * SAMPLE_RATE)
-    side, res, _ = decide(tracks, times, aa[:n], SAMPLE_RATE)
+    side, res, _ = decide_landmarks(tracks, times, aa[:n], SAMPLE_RATE)
     assert side in ("left", "right", None) and set(res.scores) == {t.id for t in tracks}
     assert all(np.isfinite(v) for v in res.scores.values()) and 0 <= res.confidence <= 1
 

@@ -127,26 +127,57 @@ class SpeakerResult:
     listeners: list[int]
 
 
-def active_speaker(tracks: list[Track], energy: np.ndarray, *, min_score: float = 0.0,
-                   speech_db: float = 15.0) -> SpeakerResult:
-    """Which track's mouth moves with the speech (see the module docstring)."""
-    n = len(energy)
-    scored = []
-    for tr in tracks:
-        sc, se = speaking_score(tr.mouth(n), energy, speech_db=speech_db)
-        scored.append((sc, se, tr.id))
+def decide(scored: list[tuple[float, float, int]], *, min_score: float = 0.0) -> SpeakerResult:
+    """Speaker from (score, standard error, track id) per track (see the module docstring)."""
     if not scored:
         return SpeakerResult(None, 1.0, {}, [])
-    scored.sort(key=lambda x: -x[0])
+    scored = sorted(scored, key=lambda x: -x[0])
     scores = {tid: round(sc, 4) for sc, _, tid in scored}
     s1, se1, t1 = scored[0]
     if len(scored) > 1:
         s2, se2, _ = scored[1]
         z = (s1 - s2) / max(math.sqrt(se1 ** 2 + se2 ** 2), 1e-9)
     else:
-        z = s1 / max(se1, 1e-9)
+        z = (s1 - min_score) / max(se1, 1e-9)
     p = round(_phi(z), 4) if math.isfinite(z) else 0.5
     if s1 < min_score or not math.isfinite(se1):
-        conf = round(1 - _phi(s1 / se1), 4) if math.isfinite(se1) and se1 > 0 else 0.5
+        conf = (round(1 - _phi((s1 - min_score) / se1), 4)
+                if math.isfinite(se1) and se1 > 0 else 0.5)
         return SpeakerResult(None, conf, scores, [t for _, _, t in scored])
     return SpeakerResult(t1, p, scores, [t for _, _, t in scored[1:]])
+
+
+def active_speaker(tracks: list[Track], energy: np.ndarray, *, min_score: float = 0.0,
+                   speech_db: float = 15.0) -> SpeakerResult:
+    """Which track's mouth moves with the speech: the landmark method (module docstring)."""
+    n = len(energy)
+    scored = []
+    for tr in tracks:
+        sc, se = speaking_score(tr.mouth(n), energy, speech_db=speech_db)
+        scored.append((sc, se, tr.id))
+    return decide(scored, min_score=min_score)
+
+
+# "no speaker" below this sync score: chosen on development pairs (mosi400 DEV_VIDEOS,
+# affectkit.evaluation.active_speaker), never on the benchmark's
+SYNC_MIN_SCORE = 0.0
+
+
+def sync_speaker(tracks: list[Track], det_times: np.ndarray, frames, times: np.ndarray,
+                 audio: np.ndarray, sr: int = 16_000, *, min_score: float | None = None,
+                 model=None, mel: np.ndarray | None = None) -> SpeakerResult:
+    """Which track's mouth is in sync with the audio: the learned sync model
+    (:mod:`affectkit.features.vision.avsync`).
+
+    ``tracks`` index their faces by detection frame (times ``det_times``); ``frames`` (with
+    ``times``, e.g. 25 fps) are the frames the mouth crops are cut from — detections may be
+    sparser (every 5th frame); the mouth position is interpolated in between.
+    """
+    from affectkit.features.vision import avsync
+
+    geo = {tr.id: avsync.track_geometry([(float(det_times[i]), f) for i, f in tr.frames.items()])
+           for tr in tracks}
+    crops = avsync.track_mouth_crops(frames, np.asarray(times), geo)
+    sc = avsync.track_scores(crops, times, audio, sr, model=model, mel=mel)
+    return decide([(s, se, k) for k, (s, se) in sc.items()],
+                  min_score=SYNC_MIN_SCORE if min_score is None else min_score)
