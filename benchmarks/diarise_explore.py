@@ -103,6 +103,38 @@ def _score(method, multi, single) -> dict:
             "conversations": len(multi), "single_split": int(split), "singles": len(single)}
 
 
+def similarity(multi: list[dict]) -> dict:
+    """Mean ± sd cosine of raw sub-segment embeddings, same vs different reference speaker
+    (sub-segments with > 80 % of their span in one speaker's turn), and the largest centroid
+    cosine between two different speakers of a conversation."""
+    from affectkit.analysis import diarise as D
+
+    same, diff, cent = [], [], []
+    for c in multi:
+        lab = []
+        for a, b in c["sub"]:
+            ov: dict = {}
+            for t in c["ref"]:
+                o = min(b, t.end) - max(a, t.start)
+                if o > 0:
+                    ov[t.speaker] = ov.get(t.speaker, 0.0) + o
+            lab.append(max(ov, key=ov.get) if ov and max(ov.values()) > 0.8 * (b - a) else None)
+        lab = np.array(lab, object)
+        m = np.array([x is not None for x in lab])
+        X, L = D._unit(c["emb"][m]), lab[m]
+        S, iu = X @ X.T, np.triu_indices(len(L), 1)
+        eq = (L[:, None] == L[None])[iu]
+        same.append(S[iu][eq])
+        diff.append(S[iu][~eq])
+        sp = sorted(set(L))
+        C = D._unit(np.stack([X[L == p].mean(0) for p in sp]))
+        cent.append(float((C @ C.T)[np.triu_indices(len(sp), 1)].max()))
+    same, diff = np.concatenate(same), np.concatenate(diff)
+    return {"same_speaker": [round(float(same.mean()), 3), round(float(same.std()), 3)],
+            "different_speakers": [round(float(diff.mean()), 3), round(float(diff.std()), 3)],
+            "max_centroid_cos_different_speakers": [round(min(cent), 3), round(max(cent), 3)]}
+
+
 def grid(d: Path, out: Path) -> None:
     from affectkit.analysis import diarise as D
 
@@ -112,7 +144,8 @@ def grid(d: Path, out: Path) -> None:
     res = {"date": time.strftime("%Y-%m-%d"), "seeds": [seeds[0], seeds[-1]],
            "command": f"python benchmarks/diarise_explore.py grid --dir {d} --out {out}",
            "senko_baseline": _score(_senko_baseline, multi, single), "grid": [],
-           "oracle_count": {}}
+           "oracle_count": {}, "similarity": similarity(multi)}
+    print(res["similarity"], flush=True)
     split0 = D.SPLIT_COS
     try:
         # plain average linkage (split = link: no merging of refined clusters) vs the two-stage
