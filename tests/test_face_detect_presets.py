@@ -139,3 +139,22 @@ def test_follower_tracks_a_moving_face_with_one_full_detection_per_refresh(monke
     for bad in ({"refresh": 0}, {"roi_input": 100}, {"roi": 1.0}):
         with pytest.raises(ConfigError):
             FaceFollower(det, **bad)
+
+
+def test_bench_markdown_shows_only_the_parts_that_ran():
+    from affectkit.evaluation.faces_bench import markdown
+
+    video = {"table": "video", "resolution": "640x360", "pipeline": "follower",
+             "ms_per_frame": 50.0, "frames_per_s": 20.0, "frames_with_face": 0.99,
+             "agreement_with_every_frame": 0.98}
+    md = markdown([video])
+    assert "follower | 50.0 | 20.0 | 0.990 | 0.980" in md
+    assert "recall ≥40 px" not in md and "mosi400 (2 fps)" not in md  # parts that did not run
+    combo = {"table": "combo", "combo": "640 + 800", "threshold": 0.4, "cost": 3.0,
+             "recall_ge40": 0.8, "faces_ge40": 10, "recall_30_40": 0.5, "faces_30_40": 4,
+             "fp_per_frame": 0.05}
+    misses = {"table": "misses", "missed_ge40": 3, "no_candidate_over_0.1": 1,
+              "candidate_0.1_to_0.4": 2}
+    md = markdown([combo, misses])
+    assert "| 640 + 800 | 0.4 | 3.0 | 0.800 (10) | 0.500 (4) | 0.050 |" in md
+    assert "| 3 | 1 | 2 |" in md and "video pipeline" not in md

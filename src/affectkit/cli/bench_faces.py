@@ -15,7 +15,8 @@ def bench_faces(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     parts: str = typer.Option("synthetic,speed,mosi", "--parts",
                               help="Any of synthetic (recall), speed, mosi (frame coverage), "
-                                   "video (per-frame detection vs the face follower)."),
+                                   "video (per-frame detection vs the face follower), passes (development "
+                                   "study of every pass and union: use a seed other than 0)."),
     speed_frames: int = typer.Option(60, "--speed-frames", help="Scenes timed per resolution."),
     video_clips: int = typer.Option(8, "--video-clips", help="mosi400 clips for the video part."),
 ) -> None:

@@ -383,6 +383,116 @@ def _video_speed(n_clips: int, seed: int, bar, fps: float = 5.0, per_clip: int =
     return rows
 
 
+STUDY_SIDES = (640, 800, 960, 1280)
+STUDY_ANGLES = (0.0, -15.0, 15.0, -25.0, 25.0)
+#: pass combinations compared in the pass study (each + the 224-px coarse pass)
+STUDY_COMBOS = {
+    "640 (default)": [(640, 0.0)],
+    "800": [(800, 0.0)],
+    "960": [(960, 0.0)],
+    "1280": [(1280, 0.0)],
+    "640, +/-25": [(640, 0.0), (640, -25.0), (640, 25.0)],
+    "640, +/-15": [(640, 0.0), (640, -15.0), (640, 15.0)],
+    "640 + 800": [(640, 0.0), (800, 0.0)],
+    "640 + 800, +/-15 at 640 (accurate)": [(640, 0.0), (800, 0.0), (640, -15.0), (640, 15.0)],
+    "640 + 800, +/-25 at 640": [(640, 0.0), (800, 0.0), (640, -25.0), (640, 25.0)],
+    "800, +/-15": [(800, 0.0), (800, -15.0), (800, 15.0)],
+    "800, +/-25": [(800, 0.0), (800, -25.0), (800, 25.0)],
+    "640 + 800 + 960": [(640, 0.0), (800, 0.0), (960, 0.0)],
+    "640 + 800 + 960, +/-15 and +/-25 at 640": [(640, 0.0), (800, 0.0), (960, 0.0),
+                                                (640, -15.0), (640, 15.0), (640, -25.0),
+                                                (640, 25.0)],
+    "all passes": None,
+}
+
+
+def pass_study(n_scenes: int, seed: int, bar=None, thresholds=(0.3, 0.4, 0.5)) -> list[dict]:
+    """Development study (run it on a seed other than the benchmark's): every detector pass
+    (``STUDY_SIDES`` × ``STUDY_ANGLES`` + 224/320 coarse) once per scene, raw candidates kept
+    at score > 0.1, then each pass alone (recall by size) and each ``STUDY_COMBOS`` union at
+    each threshold replayed offline with :class:`FaceApiDetector`'s own decode → threshold →
+    NMS → clip; cost = detector time relative to one 640-px pass; plus where the default's
+    misses stand (best candidate score of each missed face ≥ 40 px)."""
+    from affectkit.backbones import faceapi as fa
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    det = FaceApiDetector(score_threshold=0.1, fast=True)
+    net = fa.load("detector")
+    scenes = make_scenes(n_scenes, seed=seed, ignore_fn=_ignore_fn())
+    keys = [(sd, a) for sd in STUDY_SIDES for a in STUDY_ANGLES] + [(224, 0.0), (320, 0.0)]
+    cands = {k: [] for k in keys}
+    spent = {k: 0.0 for k in keys}
+    t = bar.add_task("pass study", total=len(scenes)) if bar else None
+    for k in keys:  # trace every input shape before timing
+        det._pass(net, scenes[0].image, k[1], k[0])
+    for sc in scenes:
+        for k in keys:
+            t0 = time.perf_counter()
+            b, s = det._pass(net, sc.image, k[1], k[0])
+            spent[k] += time.perf_counter() - t0
+            cands[k].append((b, s))
+        if bar:
+            bar.advance(t)
+    unit = spent[(640, 0.0)]
+
+    def dets(passes, thr):
+        out = []
+        for i, sc in enumerate(scenes):
+            b = np.concatenate([cands[p][i][0] for p in passes]).astype(np.float64)
+            s = np.concatenate([cands[p][i][1] for p in passes]).astype(np.float64)
+            m = s > thr
+            b, s = b[m], s[m]
+            h, w = sc.image.shape[:2]
+            faces = []
+            for j in (fa.nms(b, s, det.iou_threshold) if len(b) else []):
+                x0, y0, x1, y1 = max(b[j, 0], 0), max(b[j, 1], 0), min(b[j, 2], w), min(b[j, 3], h)
+                if min(x1 - x0, y1 - y0) >= det.min_face:
+                    faces.append((x0, y0, x1, y1))
+            out.append(faces)
+        return out
+
+    rows = []
+    for k in keys:
+        r = score(scenes, dets([k], 0.4))
+        b = breakdown(scenes, r.pop("per_face"))
+        rows.append({"table": "pass", "pass": f"{k[0]} px, {k[1]:+g} deg", "threshold": 0.4,
+                     "cost": spent[k] / unit, **r, "by_size": b["size"]})
+    for name, passes in STUDY_COMBOS.items():
+        passes = keys if passes is None else passes + [(224, 0.0)]
+        if any(p not in cands for p in passes):
+            continue
+        for thr in thresholds:
+            r = score(scenes, dets(passes, thr))
+            per_face = r.pop("per_face")
+            rows.append({"table": "combo", "combo": name, "threshold": thr,
+                         "cost": sum(spent[p] for p in passes) / unit, **r,
+                         **({"breakdown": breakdown(scenes, per_face)} if thr == 0.4 else {})})
+    # the default's misses: best candidate score (any default pass) on each missed face ≥ 40
+    default = [(640, 0.0), (224, 0.0)]
+    per_face = score(scenes, dets(default, 0.4))["per_face"]
+    best, k = [], 0
+    for i, sc in enumerate(scenes):
+        for cx, cy, side in sc.faces:
+            if side >= 40 and not per_face[k][2]:
+                top = 0.0
+                for p in default:
+                    b, s = cands[p][i]
+                    if len(b):
+                        dside = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                        m = ((np.abs((b[:, 0] + b[:, 2]) / 2 - cx) <= side / 2)
+                             & (np.abs((b[:, 1] + b[:, 3]) / 2 - cy) <= side / 2)
+                             & (dside >= side / 2) & (dside <= 2 * side))
+                        top = max(top, float(s[m].max()) if m.any() else 0.0)
+                best.append(top)
+            k += 1
+    best = np.array(best)
+    rows.append({"table": "misses", "missed_ge40": int(len(best)),
+                 "no_candidate_over_0.1": int((best <= 0.1).sum()),
+                 "candidate_0.1_to_0.4": int(((best > 0.1) & (best <= 0.4)).sum()),
+                 "best_scores": sorted(float(round(v, 3)) for v in best)})
+    return rows
+
+
 PARTS = ("synthetic", "speed", "mosi")
 ACCURATE = "face-api accurate (640 + 800 px, +/-15 deg at 640, traced)"
 
@@ -460,6 +570,8 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
                              "frames_with_face": float(np.mean(found[name])),
                              "load_before": load0,
                              "load_after": [round(x, 2) for x in os.getloadavg()]})
+        if "passes" in parts:
+            rows += pass_study(n_scenes, seed, bar)
         # video: consecutive mosi400 frames (5 fps, the extractor's default), per-frame
         # detection vs the follower (full detection every 5th frame, a region pass between)
         if "video" in parts:
@@ -506,6 +618,30 @@ def _tables(rows: list[dict]) -> str:
         if r["table"] == "speed":
             out.append(f"| {r['resolution']} | {r['pipeline']} | {r['ms_per_frame']:.1f} | "
                        f"{r['frames_per_s']:.1f} | {r['frames_with_face']:.2f} |")
+    passes = [r for r in rows if r["table"] == "pass"]
+    if passes:
+        bins = list(passes[0]["by_size"])
+        out += ["", "| single pass (threshold 0.4) | cost | " + " | ".join(
+            f"recall {b} px" for b in bins) + " | FP / frame |",
+            "|---|---|" + "---|" * len(bins) + "---|"]
+        for r in passes:
+            out.append(f"| {r['pass']} | {r['cost']:.2f} | " + " | ".join(
+                "" if r["by_size"][b]["recall"] is None else f"{r['by_size'][b]['recall']:.2f}"
+                for b in bins) + f" | {r['fp_per_frame']:.3f} |")
+    combos = [r for r in rows if r["table"] == "combo"]
+    if combos:
+        out += ["", "| passes (+ 224 coarse) | threshold | cost | recall ≥40 px | "
+                "recall 30–40 px | FP / frame |", "|---|---|---|---|---|---|"]
+        for r in combos:
+            out.append(f"| {r['combo']} | {r['threshold']:g} | {r['cost']:.1f} | "
+                       f"{r['recall_ge40']:.3f} ({r['faces_ge40']}) | {r['recall_30_40']:.3f} "
+                       f"({r['faces_30_40']}) | {r['fp_per_frame']:.3f} |")
+    for r in rows:
+        if r["table"] == "misses":
+            out += ["", "| default's misses ≥ 40 px | no candidate > 0.1 | best candidate "
+                    "0.1–0.4 |", "|---|---|---|",
+                    f"| {r['missed_ge40']} | {r['no_candidate_over_0.1']} | "
+                    f"{r['candidate_0.1_to_0.4']} |"]
     video = [r for r in rows if r["table"] == "video"]
     if video:
         out += ["", "| resolution | video pipeline (mosi400, 5 fps, consecutive frames) | "
