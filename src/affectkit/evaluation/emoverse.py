@@ -1,5 +1,7 @@
-"""EmoVerse-small on the five M2SE tasks: untuned LLM, per-task, single-stage multitask and
-two-stage (M2SE) tuning, on the CPU.
+"""EmoVerse-small on the five M2SE tasks + voice (RAVDESS/EmoDB speech emotion from the
+Whisper soft tokens): untuned LLM, per-task, single-stage multitask and two-stage (M2SE)
+tuning, on the CPU. The voice row's dedicated model (``m2se_data.dedicated_voice``) is scored
+on the same voice test items.
 
 ``python -m affectkit.evaluation.emoverse --train 100 --test 50 --seeds 1`` writes
 ``benchmarks/results/emoverse.{json,md}`` (``--time 20`` only times 20 examples per step).
@@ -303,7 +305,8 @@ def _ms(vals: list[float]) -> str:
 
 def markdown(res: dict) -> str:
     sz = res["sizes"]
-    lines = [f"## EmoVerse-small (SmolLM2-135M + LoRA + soft tokens) on the five M2SE tasks", "",
+    title = "the five M2SE tasks" + (" + voice" if "ser" in res["sizes"] else "")
+    lines = [f"## EmoVerse-small (SmolLM2-135M + LoRA + soft tokens) on {title}", "",
              f"`{res['command']}` — {res['date']}, 1 torch thread, shared 2-core CPU.", "",
              "Sizes (train / test examples): " + ", ".join(
                  f"{t} {s['train']}/{s['test']}" for t, s in sz.items()) +
