@@ -159,8 +159,11 @@ def rule(name: str, outputs_fit: list[Mapping], y_fit: np.ndarray):
 
 
 def fused_scores(outputs: list[Mapping], fusion) -> np.ndarray:
+    """Fused sentiment per clip, each modality first calibrated by the fusion's temperatures
+    (as the analyzer does; a no-op for a fusion without temperatures)."""
     out = []
     for o in outputs:
+        o = {m: fusion.calibrate(m, x) for m, x in o.items()} if o else o
         f = fusion(o) if o else None
         out.append(f.sentiment if f is not None and f.sentiment is not None else 0.0)
     return np.asarray(out)
