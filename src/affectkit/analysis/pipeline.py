@@ -173,8 +173,12 @@ class Analyzer:
         try:
             if inp.kind in ("text", "conversation"):
                 turns = read_text_input(inp.path, warnings=res.warnings)
+                # a dialogue (a table with two or more speakers) uses the text model's
+                # conversation mode (analysis.text_emotion.ConversationAdapter)
+                dialogue = inp.kind == "conversation" and len({t.speaker for t in turns
+                                                               if t.speaker}) >= 2
                 res.utterances = self._from_turns([t.text for t in turns], [t.speaker for t in turns],
-                                                  str(inp.path))
+                                                  str(inp.path), conversation=dialogue)
                 if inp.kind == "conversation":
                     self._explain(res)
             elif inp.kind == "image":
@@ -229,10 +233,11 @@ class Analyzer:
                                 "limited to the first 300 emotional utterances of a file")
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _from_turns(self, texts: list[str], speakers: list[str | None], name: str) -> list[UtteranceResult]:
+    def _from_turns(self, texts: list[str], speakers: list[str | None], name: str, *,
+                    conversation: bool = False) -> list[UtteranceResult]:
         if "text" not in self.modalities:
             raise MediaError(f"{name}: a text input needs the text modality (--modalities includes text)")
-        outs = self._predict("text", texts)
+        outs = self._predict("text", texts, conversation=conversation)
         # the text model's per-line language (detected; None for lines without letters)
         recs = getattr(self.predictors.get("text"), "last_records", None) or []
         langs = [r.get("lang") for r in recs] if len(recs) == len(texts) else [None] * len(texts)
@@ -447,15 +452,17 @@ class Analyzer:
                 out[k] = o
         return out
 
-    def _predict(self, modality: str, inputs: list, languages: list | None = None) -> list[ModalityOutput]:
+    def _predict(self, modality: str, inputs: list, languages: list | None = None, *,
+                 conversation: bool = False) -> list[ModalityOutput]:
         pred = self.predictors.get(modality)
         if pred is None:
             raise ConfigError(f"no {modality} model is available")
         import inspect
 
-        takes_lang = "languages" in inspect.signature(pred.predict).parameters
-        outs = pred.predict(inputs, languages=languages) if languages is not None and takes_lang \
-            else pred.predict(inputs)
+        params = inspect.signature(pred.predict).parameters
+        kw = {"conversation": True} if conversation and "conversation" in params else {}
+        outs = pred.predict(inputs, languages=languages, **kw) \
+            if languages is not None and "languages" in params else pred.predict(inputs, **kw)
         return [self.fusion.calibrate(modality, o) for o in outs]
 
     def _utterance(self, file, i, start, end, speaker, text, present, per, asr_conf=None,

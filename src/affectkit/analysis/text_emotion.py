@@ -47,6 +47,8 @@ MINILM_WINDOW_WORDS = 150
 # Per-line language guesses below this confidence yield to the whole input's language.
 BATCH_PRIOR_CONFIDENCE = 0.9
 HIDDEN = 256
+# sub-folder of WEIGHTS holding the conversation-mode adapter of ``en_minilm`` (optional)
+CONVERSATION_ADAPTER = "en_minilm_conversation"
 
 
 def _module(dim: int, n: int, hidden: int = HIDDEN):
@@ -95,16 +97,77 @@ class LoadedHead:
         return cls(folder.name, info["encoder"], tuple(info["classes"]),
                    float(info["neutral_bias"]), model, info)
 
-    def probs(self, X: np.ndarray) -> np.ndarray:
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Raw logits (before the neutral bias)."""
         import torch
 
         with torch.inference_mode():
-            z = self.model(torch.from_numpy(np.asarray(X, np.float32))).numpy()
-        if "neutral" in self.classes:
-            z[:, self.classes.index("neutral")] += self.neutral_bias
-        z -= z.max(1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(1, keepdims=True)
+            return self.model(torch.from_numpy(np.asarray(X, np.float32))).numpy()
+
+    def probs(self, X: np.ndarray) -> np.ndarray:
+        return _softmax_with_bias(self.logits(X), self.classes, self.neutral_bias)
+
+
+def _softmax_with_bias(z: np.ndarray, classes: tuple[str, ...], bias: float) -> np.ndarray:
+    z = np.array(z, dtype=np.float64)
+    if "neutral" in classes:
+        z[:, classes.index("neutral")] += bias
+    z -= z.max(1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(1, keepdims=True)
+
+
+@dataclass
+class ConversationAdapter:
+    """Conversation mode of the English head: a residual head whose logits are *added* to the
+    general head's raw logits, with its own neutral bias (``head.json``: ``neutral_bias``).
+
+    Trained on the train parts of MELD and IEMOCAP (spoken dialogue: TV series, acted dyads)
+    on top of the frozen general head, epoch and neutral bias chosen on their validation
+    parts (``python -m affectkit.evaluation.text_emotion build-conversation``). Used only when
+    the input *is* a conversation (a conversation file with speaker turns), never chosen by
+    corpus: the general head stays what the leave-one-corpus-out table measures."""
+
+    base: LoadedHead
+    model: object
+    neutral_bias: float
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path, base: LoadedHead) -> ConversationAdapter:
+        from safetensors.torch import load_file
+
+        info = json.loads((folder / "head.json").read_text())
+        if tuple(info["classes"]) != base.classes:
+            from affectkit.errors import ConfigError
+
+            raise ConfigError(f"{folder}: adapter classes {info['classes']} differ from the "
+                              f"general head's {list(base.classes)}; rebuild it with "
+                              "`python -m affectkit.evaluation.text_emotion build-conversation`")
+        model = _module(384, len(info["classes"]), info.get("hidden", HIDDEN))
+        model.load_state_dict(load_file(str(folder / "head.safetensors")))
+        model.eval()
+        return cls(base, model, float(info["neutral_bias"]), info)
+
+    weighting = "one equal share per conversation corpus, natural class frequencies"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.base.classes
+
+    @property
+    def encoder(self) -> str:
+        return self.base.encoder
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            d = self.model(torch.from_numpy(np.asarray(X, np.float32))).numpy()
+        return self.base.logits(X) + d
+
+    def probs(self, X: np.ndarray) -> np.ndarray:
+        return _softmax_with_bias(self.logits(X), self.classes, self.neutral_bias)
 
 
 def _windows(text: str, n: int = MINILM_WINDOW_WORDS) -> list[str]:
@@ -153,14 +216,21 @@ class TextEmotionModel:
     def __init__(self, folder: str | Path = WEIGHTS) -> None:
         folder = Path(folder)
         self.heads = {name: LoadedHead.load(folder / name) for name in HEADS}
+        conv = folder / CONVERSATION_ADAPTER
+        self.conversation = (ConversationAdapter.load(conv, self.heads["en_minilm"])
+                             if (conv / "head.json").is_file() else None)
 
     def route(self, lang: str | None) -> str:
         return "en_minilm" if lang == "en" else "multi_e5"
 
     def predict(self, texts: list[str], langs: list[str | None] | None = None,
-                lang_source: str = "given") -> list[dict]:
+                lang_source: str = "given", *, conversation: bool = False) -> list[dict]:
         """One record per text: ``label``, ``probs`` (canonical 7; classes a head lacks get 0),
         ``lang``, ``lang_source`` (``given`` / ``detected`` / ``none``), ``head``.
+
+        ``conversation=True`` (the texts are the turns of one conversation): English turns go
+        through the conversation adapter (:class:`ConversationAdapter`) when one is shipped;
+        the record's ``head`` is then ``en_minilm+conversation``.
 
         Empty or whitespace-only texts get ``label = None`` and an ``error`` naming the fix,
         instead of failing the batch."""
@@ -192,6 +262,10 @@ class TextEmotionModel:
             routed.setdefault(head, []).append(i)
         for head_name, idx in routed.items():
             head = self.heads[head_name]
+            if conversation and head_name == "en_minilm" and self.conversation is not None:
+                head = self.conversation
+                for i in idx:
+                    recs[i]["head"] = "en_minilm+conversation"
             P = head.probs(embed(head.encoder, [texts[i] for i in idx]))
             for row, i in zip(P, idx, strict=True):
                 probs = {k: 0.0 for k in CANONICAL_EMOTIONS}
@@ -224,11 +298,13 @@ class UnionTextPredictor:
         self.dimensions = dimensions
         self.last_records: list[dict] = []
 
-    def predict(self, texts: list[str], languages: list[str | None] | None = None):
+    def predict(self, texts: list[str], languages: list[str | None] | None = None, *,
+                conversation: bool = False):
         from affectkit.analysis.fusion import ModalityOutput
         from affectkit.taxonomy import valence_sentiment
 
-        recs = self.model.predict(texts, languages, lang_source="asr")
+        recs = self.model.predict(texts, languages, lang_source="asr",
+                                  conversation=conversation)
         english = [i for i, r in enumerate(recs) if r["head"] == "en_minilm"]
         sent: dict[int, float] = {}
         if self.sentiment is not None and english:
