@@ -43,3 +43,11 @@ def test_chunked_regions_match_one_pass(speech, monkeypatch):
     assert abs(len(pieces) - len(whole)) <= len(speech) // (7 * 16_000)  # ≤ one extra cut per piece
     assert all(r.end - r.start <= 30.0 + 1e-6 for r in pieces)
     assert all(p.end <= q.start + 1e-6 for p, q in zip(pieces, pieces[1:]))  # ordered, disjoint
+    # away from the piece boundaries the regions are those of one pass (to 50 ms: the VAD's
+    # recurrent state restarts in every piece), none merged with a neighbour
+    far = [r for r in whole
+           if all(abs(r.start - b) > 1 and abs(r.end - b) > 1 and not r.start < b < r.end
+                  for b in np.arange(7.0, len(speech) / 16_000, 7.0))]
+    assert len(far) >= 2
+    for r in far:
+        assert any(abs(p.start - r.start) < 0.05 and abs(p.end - r.end) < 0.05 for p in pieces), r

@@ -402,10 +402,11 @@ class Analyzer:
         step = int(VAD_CHUNK_S * SR)
         out: list[Segment] = []
         for a in range(0, len(audio), step):
-            for r in get_speech_timestamps(audio[a:a + step], vad_options=opts, sampling_rate=SR):
+            rs = get_speech_timestamps(audio[a:a + step], vad_options=opts, sampling_rate=SR)
+            for k, r in enumerate(rs):
                 s, e = (a + r["start"]) / SR, (a + r["end"]) / SR
-                if (a and out and s - out[-1].end < 0.5 and a / SR - out[-1].end < 0.5
-                        and e - out[-1].start <= self.window):
+                if (k == 0 and a and out and s - out[-1].end < 0.5 and s - a / SR < 0.5
+                        and a / SR - out[-1].end < 0.5 and e - out[-1].start <= self.window):
                     out[-1] = Segment(out[-1].start, e)
                 else:
                     out.append(Segment(s, e))
