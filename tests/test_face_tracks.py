@@ -121,6 +121,13 @@ def test_speaker_faces_per_utterance_on_a_written_two_face_video(tmp_path):
     assert all(abs(sum(p) - 1) < 1e-3 for p in first.expressions.values())
     assert res[1].speaker_track is None  # no frame in that span
     assert first.to_json()["speaker_track"] == first.speaker_track
+    # the landmark method (ablation) still runs; an unknown method is one clear error
+    (lm,) = speaker_faces(video, [(0.0, 6.0)], aa, method="landmarks")
+    assert lm.speaker_track is None or lm.speaker_track not in lm.listeners
+    from affectkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected 'sync' or 'landmarks'"):
+        speaker_faces(video, [(0.0, 6.0)], aa, method="lips")
 
 
 @pytest.mark.slow

@@ -479,10 +479,38 @@ def train_command(argv=None) -> None:
     print(json.dumps({k: v for k, v in meta.items() if k not in ("train_clips", "log")}))
 
 
+def threshold_sweep(trials, thresholds=None) -> tuple[float, str]:
+    """The "no speaker" threshold for the sync score from development trials: the smallest
+    with the best accuracy over all trials (speaking and neither-face-speaks); and a table."""
+    ths = np.round(np.arange(0.0, 0.155, 0.01), 3) if thresholds is None else thresholds
+    rows, best = [], (0.0, -1.0)
+    for thr in ths:
+        sp, no = [], []
+        for t in trials:
+            sc = {int(k): v for k, v in t["sync"]["scores"].items()}
+            sides = {int(k): v for k, v in t["sync"]["sides"].items()}
+            k = max(sc, key=sc.get)
+            chosen = sides[k] if sc[k] >= thr else None
+            (sp if t["audio_truth"] is not None else no).append(chosen == t["audio_truth"])
+        acc = float(np.mean(sp + no))
+        rows.append(f"| {thr:.2f} | {np.mean(sp):.3f} | {np.mean(no):.3f} | {acc:.3f} |")
+        if acc > best[1] + 1e-12:
+            best = (float(thr), acc)
+    md = ("| threshold | speaking face chosen | 'no speaker' when neither speaks | all trials |\n"
+          "|---|---|---|---|\n" + "\n".join(rows))
+    return best[0], md
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) > 1 and sys.argv[1] == "train":
         train_command(sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "sweep":
+        import json
+
+        thr, table = threshold_sweep(json.loads(Path(sys.argv[2]).read_text())["trials"])
+        print(table + f"\n\nchosen: {thr:.2f}")
     else:
-        sys.exit("usage: python -m affectkit.evaluation.active_speaker train [--steps N]")
+        sys.exit("usage: python -m affectkit.evaluation.active_speaker train [--steps N] | "
+                 "sweep DEV_RESULTS.json")
