@@ -110,3 +110,31 @@ def test_unknown_corpus_or_model_is_one_clear_error():
         run(corpora=("emodb", "iemocap"), progress=False)
     with pytest.raises(ConfigError, match="models: unknown"):
         run(corpora=("emodb",), models=["SVM"], progress=False)
+
+
+def test_cli_feature_options_are_audio_only_and_named_in_the_output(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from affectkit.cli import app
+    from affectkit.evaluation import generalise_audio
+
+    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "text", "--feature",
+                                 "audio.whisper_pad30"])
+    assert r.exit_code != 0 and "audio only" in r.output.replace("\n", " ")
+    seen = {}
+
+    def fake_run(**kw):
+        seen.update(kw)
+        return {"protocol": "p", "rows": [], "markdown": "m"}
+
+    monkeypatch.setattr(generalise_audio, "run", fake_run)
+    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "audio", "--feature",
+                                 "audio.whisper_pad30", "--corpora", "emodb,emovo", "--models",
+                                 "lr,spk", "--out", str(tmp_path), "-q"])
+    assert r.exit_code == 0, r.output
+    assert seen["feature"] == "audio.whisper_pad30" and seen["corpora"] == ("emodb", "emovo")
+    assert seen["models"] == ["lr", "spk"]
+    out = tmp_path / "generalise-audio-pad30-emodb+emovo.json"
+    assert out.is_file()
+    assert "--feature audio.whisper_pad30 --corpora emodb,emovo --models lr,spk" in \
+        out.read_text()
