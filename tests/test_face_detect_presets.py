@@ -136,6 +136,10 @@ def test_follower_tracks_a_moving_face_with_one_full_detection_per_refresh(monke
     assert fol(frames[0]) is not None and fol.full_detections == 4
     fol.reset()
     assert fol.full_detections == 0
+    grid = FaceFollower(FaceApiDetector(), refresh=5, roi_input=None)
+    for img in frames:
+        ref, got = det.largest(img), grid(img)
+        assert iou(ref.box, got.box) >= 0.8  # the full pass's scale and grid: ~ the same box
     for bad in ({"refresh": 0}, {"roi_input": 100}, {"roi": 1.0}):
         with pytest.raises(ConfigError):
             FaceFollower(det, **bad)
@@ -158,3 +162,37 @@ def test_bench_markdown_shows_only_the_parts_that_ran():
     md = markdown([combo, misses])
     assert "| 640 + 800 | 0.4 | 3.0 | 0.800 (10) | 0.500 (4) | 0.050 |" in md
     assert "| 3 | 1 | 2 |" in md and "video pipeline" not in md
+
+
+def test_extractor_follow_option_keeps_old_signatures_and_follows_a_video(monkeypatch):
+    from affectkit.features.vision.faceapi import FaceApiFrames
+
+    plain, fol = FaceApiFrames(), FaceApiFrames(follow=5)
+    assert "follow" not in plain.signature_params()  # cached features keep their key
+    assert fol.signature_params()["follow"] == 5 and fol.signature() != plain.signature()
+    with pytest.raises(ConfigError, match="follow"):
+        FaceApiFrames(follow=-1)
+    face = _hopper()
+    frames = []
+    for i in range(7):
+        bg = np.full((360, 640, 3), 90, np.uint8)
+        _paste(bg, face, 150 + 10 * i, 100, 150)
+        frames.append(bg)
+    full = []
+    orig = fol._det.largest
+
+    def spy(img, **kw):
+        full.append(1)
+        return orig(img, **kw)
+
+    monkeypatch.setattr(fol._det, "largest", spy)
+    a = plain.process_signal(frames)
+    b = fol.process_signal(frames)
+    assert len(full) == 2  # frames 0 and 5; region passes between
+    assert a.shape == b.shape == (7, 264) and a[:, 0].all() and b[:, 0].all()
+    # same face, nearly the same crop: region passes sit on the full pass's 32-px grid
+    ea, eb = a[:, 8:], b[:, 8:]
+    cos = (ea * eb).sum(1) / np.linalg.norm(ea, axis=1) / np.linalg.norm(eb, axis=1)
+    assert cos.min() > 0.93 and (a[:, 1:8].argmax(1) == b[:, 1:8].argmax(1)).all()
+    b2 = fol.process_signal(frames)  # a new call is a new video: the follower restarts
+    assert len(full) == 4 and np.allclose(b, b2)

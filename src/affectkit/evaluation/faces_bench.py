@@ -334,14 +334,19 @@ def _video_speed(n_clips: int, seed: int, bar, fps: float = 5.0, per_clip: int =
     rows = []
     for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))):
         det = FaceApiDetector()
-        fol = FaceFollower(FaceApiDetector(), refresh=5)
-        spent = {"haar": 0.0, "every": 0.0, "follow": 0.0}
+        fols = {"follow": FaceFollower(FaceApiDetector(), refresh=5),
+                "follow_grid": FaceFollower(FaceApiDetector(), refresh=5, roi_input=None)}
+        spent = {"haar": 0.0, "every": 0.0, "follow": 0.0, "follow_grid": 0.0}
         found = {k: 0 for k in spent}
-        agree = n = full = 0
+        agree = {k: 0 for k in fols}
+        cos: dict[str, list[float]] = {k: [] for k in fols}
+        full = {k: 0 for k in fols}
+        n = 0
         t = bar.add_task(f"video {res_name}", total=len(clips))
         load0 = [round(x, 2) for x in os.getloadavg()]
         for frames in clips:
-            fol.reset()
+            for fol in fols.values():
+                fol.reset()
             for img in frames:
                 img = cv2.resize(img, size)
                 t0 = time.perf_counter()
@@ -351,33 +356,44 @@ def _video_speed(n_clips: int, seed: int, bar, fps: float = 5.0, per_clip: int =
                     fer.classify(crop(g, b, size=fer.INPUT)[None])
                 spent["haar"] += time.perf_counter() - t0
                 found["haar"] += b is not None
-                faces = {}
-                for key, fn in (("every", det.largest), ("follow", fol)):
+                faces, embs = {}, {}
+                for key, fn in (("every", det.largest), *fols.items()):
                     t0 = time.perf_counter()
                     f = fn(img)
                     if f is not None:
-                        fx.classify(aligned_crop(img, f)[None])
+                        embs[key] = fx.classify(aligned_crop(img, f)[None])[1][0]
                     spent[key] += time.perf_counter() - t0
                     found[key] += f is not None
                     faces[key] = f
                 n += 1
-                if faces["every"] is not None:
-                    agree += faces["follow"] is not None and iou(
-                        faces["every"].box, faces["follow"].box) >= 0.5
-            full += fol.full_detections
+                for key in fols if faces["every"] is not None else ():
+                    if faces[key] is not None and iou(faces["every"].box,
+                                                      faces[key].box) >= 0.5:
+                        agree[key] += 1
+                        a, b = embs["every"], embs[key]
+                        cos[key].append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)
+                                                       + 1e-12)))
+            for key, fol in fols.items():
+                full[key] += fol.full_detections
             bar.advance(t)
         names = {"haar": "haar320 + FER mini-Xception",
                  "every": "face-api 640 (+224 coarse) every frame + landmarks + expression",
                  "follow": "face-api follower (full detection every 5th frame, 256-px region "
-                           "pass between) + landmarks + expression"}
+                           "pass between) + landmarks + expression",
+                 "follow_grid": "face-api follower, region pass at the full pass's scale and "
+                                "32-px grid (roi_input=None) + landmarks + expression"}
         for key, name in names.items():
             dt = spent[key] / max(n, 1)
             rows.append({"table": "video", "resolution": res_name, "pipeline": name,
                          "clips": len(clips), "frames": n, "ms_per_frame": dt * 1000,
                          "frames_per_s": 1.0 / dt, "frames_with_face": found[key] / max(n, 1),
-                         "agreement_with_every_frame": (agree / max(found["every"], 1)
-                                                        if key == "follow" else None),
-                         "full_detections": full if key == "follow" else None,
+                         "agreement_with_every_frame": (agree[key] / max(found["every"], 1)
+                                                        if key in fols else None),
+                         "embedding_cosine_mean": (float(np.mean(cos[key])) if cos.get(key)
+                                                   else None),
+                         "embedding_cosine_p05": (float(np.percentile(cos[key], 5))
+                                                  if cos.get(key) else None),
+                         "full_detections": full[key] if key in fols else None,
                          "load_before": load0,
                          "load_after": [round(x, 2) for x in os.getloadavg()]})
     return rows
@@ -645,13 +661,15 @@ def _tables(rows: list[dict]) -> str:
     video = [r for r in rows if r["table"] == "video"]
     if video:
         out += ["", "| resolution | video pipeline (mosi400, 5 fps, consecutive frames) | "
-                "ms / frame | frames / s | frames with a face | same face as every-frame |",
-                "|---|---|---|---|---|---|"]
+                "ms / frame | frames / s | frames with a face | same face as every-frame | "
+                "embedding cosine to every-frame (mean, 5th pct) |",
+                "|---|---|---|---|---|---|---|"]
         for r in video:
-            a = r["agreement_with_every_frame"]
+            a, c = r["agreement_with_every_frame"], r.get("embedding_cosine_mean")
+            cs = "" if c is None else f"{c:.3f}, {r['embedding_cosine_p05']:.3f}"
             out.append(f"| {r['resolution']} | {r['pipeline']} | {r['ms_per_frame']:.1f} | "
                        f"{r['frames_per_s']:.1f} | {r['frames_with_face']:.3f} | "
-                       f"{'' if a is None else f'{a:.3f}'} |")
+                       f"{'' if a is None else f'{a:.3f}'} | {cs} |")
     out += ["", "| mosi400 (2 fps) | clips | frames | frames with a face |", "|---|---|---|---|"]
     for r in rows:
         if r["table"] == "mosi400":

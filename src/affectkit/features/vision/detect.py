@@ -316,13 +316,19 @@ class FaceFollower:
     640×384 one plus the coarse pass. The face kept in the region is the one overlapping the
     previous face most. A face that *appears* (larger than the followed one) is picked up at the
     next refresh. Call :meth:`reset` between videos.
+
+    ``roi_input=None``: the region is cut at the full pass's own scale and on its 32-px grid,
+    so the detector sees the pixels a full detection would and gives (nearly) the same box —
+    the expression crops stay consistent with per-frame detection; the pass is then
+    ``roi`` × the face at frame scale (cheaper than the frame for faces under ~1/3 of it).
     """
 
     def __init__(self, detector: "FaceApiDetector | None" = None, *, refresh: int = 5,
-                 roi: float = 2.5, roi_input: int = 256, with_landmarks: bool = True) -> None:
+                 roi: float = 2.5, roi_input: int | None = 256,
+                 with_landmarks: bool = True) -> None:
         if refresh < 1:
             raise ConfigError(f"refresh={refresh}; use >= 1 (1 = full detection every frame)")
-        if roi_input % 32 or roi_input < 64:
+        if roi_input is not None and (roi_input % 32 or roi_input < 64):
             raise ConfigError(f"roi_input={roi_input}; use a multiple of 32, >= 64")
         if roi < 1.2:
             raise ConfigError(f"roi={roi}; use >= 1.2 (the region must hold the moved face)")
@@ -364,11 +370,19 @@ class FaceFollower:
 
         cx, cy = prev.center
         side = max(prev.width, prev.height) * self.roi
-        k = self.roi_input / side
-        m = np.array([[k, 0.0, self.roi_input / 2 - k * cx], [0.0, k, self.roi_input / 2 - k * cy]])
-        crop = cv2.warpAffine(rgb, m, (self.roi_input, self.roi_input), flags=cv2.INTER_LINEAR,
+        if self.roi_input:
+            n = self.roi_input
+            k = n / side
+        else:  # the full pass's scale and 32-px grid: the pixels the full pass would see
+            k = self.detector.detect_side / max(rgb.shape[:2])
+            n = max(64, int(np.ceil(side * k / 32)) * 32 + 32)
+            x0 = np.floor((k * cx - n / 2) / 32) * 32
+            y0 = np.floor((k * cy - n / 2) / 32) * 32
+            cx, cy = (x0 + n / 2) / k, (y0 + n / 2) / k
+        m = np.array([[k, 0.0, n / 2 - k * cx], [0.0, k, n / 2 - k * cy]])
+        crop = cv2.warpAffine(rgb, m, (n, n), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        boxes, scores = self.detector._pass(fa.load("detector"), crop, 0.0, self.roi_input)
+        boxes, scores = self.detector._pass(fa.load("detector"), crop, 0.0, n)
         if not len(boxes):
             return None
         keep = fa.nms(boxes, scores, self.detector.iou_threshold)

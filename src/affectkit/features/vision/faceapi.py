@@ -62,7 +62,12 @@ class FaceApiBase(VisionExtractor):
 
     def __init__(self, *, fps: float = 5.0, detect: str = "auto", detector: str = "faceapi",
                  detect_side: int = 640, score_threshold: float = 0.4, crop_max_side: int = 96,
-                 margin: float = 0.0, align: bool = True, batch_size: int = 32) -> None:
+                 margin: float = 0.0, align: bool = True, batch_size: int = 32,
+                 follow: int = 0) -> None:
+        if follow < 0:
+            raise ConfigError(f"follow={follow}; expected 0 (detect on every frame) or k >= 1 "
+                              "(full detection every k-th frame, a region pass between)")
+        self.follow = int(follow)
         if detect not in ("auto", "always", "never"):
             raise ConfigError(f"detect={detect!r}; expected 'auto', 'always' or 'never'")
         if detector not in ("faceapi", "haar"):
@@ -80,6 +85,14 @@ class FaceApiBase(VisionExtractor):
         self.batch_size = batch_size
         self._det = FaceApiDetector(detect_side=detect_side, score_threshold=score_threshold,
                                     landmarks="tiny" if align else None)
+
+    def signature_params(self) -> dict:
+        """``follow=0`` (the default) is left out, so features cached before the option
+        existed keep their signature."""
+        p = super().signature_params()
+        if not p.get("follow"):
+            p.pop("follow", None)
+        return p
 
     @property
     def model_version(self) -> str:
@@ -99,6 +112,15 @@ class FaceApiBase(VisionExtractor):
         return self._det.detect(img, with_landmarks=self.align)
 
     def face_crops(self, frames: Iterable[np.ndarray]):
+        """One aligned crop (or ``None``) per frame. With ``follow=k`` the frames of one call
+        are taken as one video: :class:`FaceFollower` (full detection every k-th frame)."""
+        from affectkit.features.vision.detect import FaceFollower
+
+        # region passes on the full pass's grid: the crops (and features) stay those of a
+        # full detection (embedding cosine ≥ 0.95 in tests), not a re-scaled face's
+        fol = (FaceFollower(self._det, refresh=self.follow, roi_input=None,
+                            with_landmarks=self.align)
+               if self.follow and self.detector == "faceapi" else None)
         for img in frames:
             a = np.asarray(img)
             small = max(a.shape[:2]) <= self.crop_max_side
@@ -108,6 +130,8 @@ class FaceApiBase(VisionExtractor):
             if self.detector == "haar":
                 faces = self.frame_faces(a)
                 f = max(faces, key=lambda f: f.width * f.height) if faces else None
+            elif fol is not None:
+                f = fol(a)
             else:  # landmarks for the face that is scored only
                 f = self._det.largest(a, with_landmarks=self.align)
             if f is None:
