@@ -190,9 +190,11 @@ def test_extractor_follow_option_keeps_old_signatures_and_follows_a_video(monkey
     b = fol.process_signal(frames)
     assert len(full) == 2  # frames 0 and 5; region passes between
     assert a.shape == b.shape == (7, 264) and a[:, 0].all() and b[:, 0].all()
-    # same face, nearly the same crop: region passes sit on the full pass's 32-px grid
+    # the same face, a differently sized box (the region pass re-scales the face): the
+    # expression agrees, the embedding is close, not equal
     ea, eb = a[:, 8:], b[:, 8:]
     cos = (ea * eb).sum(1) / np.linalg.norm(ea, axis=1) / np.linalg.norm(eb, axis=1)
-    assert cos.min() > 0.93 and (a[:, 1:8].argmax(1) == b[:, 1:8].argmax(1)).all()
+    assert cos.min() > 0.6 and (a[:, 1:8].argmax(1) == b[:, 1:8].argmax(1)).all()
+    assert np.allclose(cos[[0, 5]], 1.0, atol=1e-5)  # full detections: the same crop
     b2 = fol.process_signal(frames)  # a new call is a new video: the follower restarts
     assert len(full) == 4 and np.allclose(b, b2)

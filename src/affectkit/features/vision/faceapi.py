@@ -116,10 +116,10 @@ class FaceApiBase(VisionExtractor):
         are taken as one video: :class:`FaceFollower` (full detection every k-th frame)."""
         from affectkit.features.vision.detect import FaceFollower
 
-        # region passes on the full pass's grid: the crops (and features) stay those of a
-        # full detection (embedding cosine ≥ 0.95 in tests), not a re-scaled face's
-        fol = (FaceFollower(self._det, refresh=self.follow, roi_input=None,
-                            with_landmarks=self.align)
+        # the region pass re-scales the face (256-px input): about half the time per frame
+        # on mosi400, but its box differs from a full detection's, and so does the crop
+        # (embedding cosine to the per-frame crop 0.87 on average; docs/faces.md)
+        fol = (FaceFollower(self._det, refresh=self.follow, with_landmarks=self.align)
                if self.follow and self.detector == "faceapi" else None)
         for img in frames:
             a = np.asarray(img)
