@@ -21,6 +21,13 @@ Protocol (fixed seed, deterministic):
   thread. On the shared 2-core development box other jobs run too: compare the ratio.
 * **mosi400 coverage**: share of frames sampled at 2 fps from the first ``mosi_clips`` clips
   with at least one face found (the speaker is the only person in these videos).
+* **Video** (``--parts video``): consecutive mosi400 frames at 5 fps, the detector on every
+  frame vs :class:`~affectkit.features.vision.detect.FaceFollower`, interleaved; same face =
+  IoU ≥ 0.5, plus the embedding cosine of the two crops.
+* **Pass study** (``--parts passes``, development only — run it on a seed other than the
+  benchmark's): every detector pass once per scene, unions and thresholds replayed offline,
+  and where the default's misses stand. Each synthetic row also carries a per-face
+  breakdown (size × |angle| × source corpus).
 """
 
 from __future__ import annotations
