@@ -99,8 +99,27 @@ def test_shipped_model_routes_conversations_through_the_adapter():
     texts = ["I am so happy to see you today.", "Das ist ein ganz normaler deutscher Satz."]
     conv = m.predict(texts, ["en", "de"], conversation=True)
     plain = m.predict(texts, ["en", "de"])
-    assert [r["head"] for r in conv] == ["en_minilm+conversation", "multi_e5"]
-    assert [r["head"] for r in plain] == ["en_minilm", "multi_e5"]
+    assert [r["head"] for r in conv] == ["en_minilm", "multi_e5"]
+    assert [r.get("mode") for r in conv] == ["conversation", None]
+    assert [r.get("mode") for r in plain] == [None, None]
     assert conv[1]["probs"] == plain[1]["probs"]  # other languages: unchanged
     assert conv[0]["label"] == "happy"
     assert conv[0]["probs"] != plain[0]["probs"]
+
+
+def test_conversation_mode_keeps_sentiment_and_valence_heads():
+    """English turns in conversation mode still get the sentiment head and valence/arousal."""
+    from affectkit.analysis.text_dimensions import load_default
+    from affectkit.analysis.text_emotion import (CONVERSATION_ADAPTER, WEIGHTS, SentimentHead,
+                                                 UnionTextPredictor)
+
+    if not (WEIGHTS / CONVERSATION_ADAPTER / "head.json").is_file():
+        pytest.skip("no conversation adapter shipped")
+    dims = load_default()
+    p = UnionTextPredictor(sentiment=SentimentHead(), dimensions=dims)
+    texts = ["I got the job! I can't believe it!", "I'm still annoyed they made me wait."]
+    outs = p.predict(texts, ["en", "en"], conversation=True)
+    assert [r["sentiment_source"] for r in p.last_records] == ["head", "head"]
+    if dims is not None:
+        assert all(o.dimensions and "valence" in o.dimensions for o in outs)
+    assert outs[0].sentiment > 0 > outs[1].sentiment

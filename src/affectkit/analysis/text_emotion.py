@@ -230,7 +230,7 @@ class TextEmotionModel:
 
         ``conversation=True`` (the texts are the turns of one conversation): English turns go
         through the conversation adapter (:class:`ConversationAdapter`) when one is shipped;
-        the record's ``head`` is then ``en_minilm+conversation``.
+        their record's ``head`` stays ``en_minilm`` and ``mode`` says ``conversation``.
 
         Empty or whitespace-only texts get ``label = None`` and an ``error`` naming the fix,
         instead of failing the batch."""
@@ -265,7 +265,7 @@ class TextEmotionModel:
             if conversation and head_name == "en_minilm" and self.conversation is not None:
                 head = self.conversation
                 for i in idx:
-                    recs[i]["head"] = "en_minilm+conversation"
+                    recs[i]["mode"] = "conversation"
             P = head.probs(embed(head.encoder, [texts[i] for i in idx]))
             for row, i in zip(P, idx, strict=True):
                 probs = {k: 0.0 for k in CANONICAL_EMOTIONS}
