@@ -27,7 +27,12 @@ def bench_faces(
 
     from affectkit.evaluation.faces_bench import run
 
-    ps = tuple(p.strip() for p in parts.split(","))
+    ps = tuple(p.strip() for p in parts.split(",") if p.strip())
+    known = ("synthetic", "speed", "mosi", "video", "passes")
+    bad = [p for p in ps if p not in known]
+    if bad or not ps:
+        raise typer.BadParameter(f"unknown part(s) {bad or parts!r}; use a comma-separated "
+                                 f"list of {', '.join(known)}", param_hint="--parts")
     res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet, parts=ps,
               speed_frames=speed_frames, video_clips=video_clips)
     cmd = (f"affect bench faces --scenes {scenes} --mosi-clips {mosi_clips} --seed {seed} "
