@@ -4,8 +4,8 @@
 (:func:`~affectkit.features.vision.tracks.track_faces`) and, for every utterance span, scores
 each track's mouth crops (a second pass at 25 fps) against the span's audio with the learned
 audio-visual sync model (:mod:`~affectkit.features.vision.avsync`; ``method="landmarks"``:
-the earlier landmark mouth-movement score at 10 fps, kept for the ablation). Each utterance gets a :class:`SpeakerFaces`:
-the speaker track (or ``None`` with "no visible speaker"), ``face_is_speaker`` confidence, the
+the earlier landmark mouth-movement score at 10 fps, kept for the ablation). Each utterance
+gets a :class:`SpeakerFaces`: the speaker track (or ``None`` with "no visible speaker"), ``face_is_speaker`` confidence, the
 listener tracks, and per track the FaceExpressionNet probabilities averaged over the span —
 listeners' expressions are reported separately, never as the speaker's.
 """

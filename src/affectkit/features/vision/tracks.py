@@ -4,7 +4,11 @@
   assignment on a cost that mixes box IoU and centre distance (in face widths); a track
   survives ``max_gap`` frames without a face; tracks shorter than ``min_len`` are dropped.
 * :func:`speech_energy` gives the log RMS energy of the audio around each frame time.
-* :func:`active_speaker` scores every track by how much more its mouth moves while there is
+* :func:`sync_speaker` (the default in :mod:`~affectkit.features.vision.speaker`) scores every
+  track with the learned audio-visual sync model (:mod:`~affectkit.features.vision.avsync`:
+  mouth crops at 25 fps against log-mel, in-sync cosine minus shifted cosine) and decides
+  with :func:`decide` like the landmark method, with ``SYNC_MIN_SCORE`` as the threshold.
+* :func:`active_speaker` (the landmark method, kept for the ablation) scores every track by how much more its mouth moves while there is
   speech than while there is not (:func:`speaking_score`: frame-to-frame change of the mouth
   opening — inner-lip gap over mouth width from the 68 landmarks —, speech frames = log RMS
   energy within 15 dB of the loudest frame; a standardised mean difference). Correlating the
@@ -14,8 +18,8 @@
   The speaker is the best track when its score is at least ``min_score``; otherwise **no
   track is the speaker** (the speaker is off screen or not facing the camera) and all tracks
   are listeners, never silently used as the speaker. ``confidence`` = Φ(z) of the best
-  track's score over the runner-up's (or over 0 with one track), z from the scores'
-  standard errors.
+  track's score over the runner-up's (or over the threshold with one track), z from the
+  scores' standard errors.
 """
 
 from __future__ import annotations
