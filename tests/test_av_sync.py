@@ -183,3 +183,29 @@ def test_sync_speaker_picks_the_speaking_face_of_a_real_two_face_clip():
     for audio, side in ((aa, "left"), (ab, "right")):
         res = sync_speaker(tracks, times[idx], frames, times, audio[:n], SAMPLE_RATE)
         assert _side(tracks, res.speaker) == side
+
+
+def test_training_runs_on_cached_clips_and_keeps_the_best_dev_step(tmp_path):
+    """train_sync on tiny caches written like prepare() writes them (drawn mouths)."""
+    import torch
+
+    from affectkit.evaluation.active_speaker import train_sync
+
+    torch.set_num_threads(1)
+    files = []
+    for seed in range(3):
+        frames, times, tracks, det_t, audio_a, audio_b = _two_face_video(4.0, seed)
+        for k, audio in ((0, audio_a), (1, audio_b)):
+            geo = {k: avsync.track_geometry([(float(det_t[i]), f)
+                                             for i, f in tracks[k].frames.items()])}
+            c, v = avsync.track_mouth_crops(frames, times, geo)[k]
+            f = tmp_path / f"clip{seed}_{k}.npz"
+            np.savez(f, crops=c, valid=v, times=times.astype(np.float32),
+                     mel=avsync.log_mel(audio).astype(np.float16))
+            files.append(f)
+    r = train_sync(files[:4], files[4:], steps=4, batch=8, eval_every=2, progress=False,
+                   strong_aug=True)
+    assert [x["step"] for x in r["log"]] == [2, 4] and r["best_step"] in (2, 4)
+    assert r["dev_sync_top1"] == max(x["dev_sync_top1"] for x in r["log"])
+    assert r["params"] == sum(p.numel() for p in avsync.build_model().parameters())
+    assert r["train_windows"] > 100

@@ -294,7 +294,7 @@ def _load_cache(files):
             np.array(clip_of))
 
 
-def train_sync(train_files, dev_files, out_dir, *, steps: int = 3000, batch: int = 64,
+def train_sync(train_files, dev_files, *, steps: int = 3000, batch: int = 64,
                shifts: int = 4, lr: float = 2e-3, seed: int = 0, progress: bool = True,
                eval_every: int = 250, strong_aug: bool = False) -> dict:
     """Contrastive training of the sync model (see :mod:`affectkit.features.vision.avsync`).
@@ -374,7 +374,6 @@ def train_sync(train_files, dev_files, out_dir, *, steps: int = 3000, batch: int
                 best_other = torch.full((len(ix),), -2.0)
                 c0 = model.embed_audio(dm[torch.as_tensor(a[:, 1])[:, None] + mspan])
                 s0 = (v * c0).sum(-1)
-                ok = torch.ones(len(ix), dtype=torch.bool)
                 for sh in (-25, -21, -17, -13, 13, 17, 21, 25):
                     c = a[:, 1] + int(round(sh / avsync.FPS * avsync.MEL_HZ))
                     good = (c - hm >= a[:, 2]) & (c + hm <= a[:, 3])
@@ -382,7 +381,7 @@ def train_sync(train_files, dev_files, out_dir, *, steps: int = 3000, batch: int
                     sc = (v * model.embed_audio(dm[torch.as_tensor(c)[:, None] + mspan])).sum(-1)
                     best_other = torch.where(torch.as_tensor(good), torch.maximum(best_other, sc),
                                              best_other)
-                wins += int(((s0 > best_other) & ok).sum())
+                wins += int((s0 > best_other).sum())
                 n += len(ix)
         model.train()
         return {"dev_windows": n, "dev_sync_top1": wins / max(n, 1)}
@@ -459,7 +458,7 @@ def train_command(argv=None) -> None:
     files = prepare(TRAIN_VIDEOS + DEV_VIDEOS, a.cache, progress=not a.quiet)
     tr = [f for f in files if _video_id(f) in TRAIN_VIDEOS]
     dv = [f for f in files if _video_id(f) in DEV_VIDEOS]
-    r = train_sync(tr, dv, a.out, steps=a.steps, batch=a.batch, seed=a.seed,
+    r = train_sync(tr, dv, steps=a.steps, batch=a.batch, seed=a.seed,
                    progress=not a.quiet, strong_aug=a.strong_aug)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
