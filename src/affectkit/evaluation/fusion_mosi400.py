@@ -153,7 +153,9 @@ def rule(name: str, outputs_fit: list[Mapping], y_fit: np.ndarray):
         return LateFusion(**PREVIOUS, sentiment_abstains=False)
     if name.startswith("fitted"):
         w = fit_weights(list(outputs_fit), list(y_fit), kind="sentiment")
+        # the shipped temperatures come from other corpora (fusion_calibration), not mosi400
         return LateFusion(emotion_weights=PREVIOUS["emotion_weights"], sentiment_weights=w,
+                          temperatures=dict(shipped_fusion().temperatures),
                           neutral_abstains=True, sentiment_abstains=name != "fitted")
     raise ValueError(name)
 
