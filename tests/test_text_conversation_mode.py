@@ -76,7 +76,7 @@ def test_pipeline_sets_conversation_mode_only_for_dialogues(tmp_path):
             return [ModalityOutput(np.eye(7)[1], 0.0) for _ in texts]
 
     a = Analyzer(modalities=["text"], predictors={"text": Fake()}, fusion=LateFusion(),
-                 reasons=False)
+                 reasons=False, conversation_mode=True)
     (tmp_path / "chat.csv").write_text("speaker,text\nA,hi there\nB,hello you\nA,bye\n")
     (tmp_path / "one.csv").write_text("speaker,text\nA,hi there\nA,hello you\n")
     (tmp_path / "plain.csv").write_text("text\nhi there\nhello you\n")
@@ -87,6 +87,12 @@ def test_pipeline_sets_conversation_mode_only_for_dialogues(tmp_path):
         fr = a.analyze_file(tmp_path / name)
         assert fr.error is None, fr.error
         assert seen == [want], name
+    # off by default (the general head is what the cross-corpus tables judge)
+    seen.clear()
+    off = Analyzer(modalities=["text"], predictors={"text": Fake()}, fusion=LateFusion(),
+                   reasons=False)
+    assert off.analyze_file(tmp_path / "chat.csv").error is None
+    assert seen == [False]
 
 
 def test_shipped_model_routes_conversations_through_the_adapter():

@@ -100,6 +100,12 @@ class Analyzer:
             each utterance of a video ``u.speaker_faces`` (speaker track or none,
             ``face_is_speaker`` confidence, listeners, per-track expressions; see
             :mod:`affectkit.features.vision.speaker`). Off by default (two more video passes).
+        conversation_mode: dialogue tables (csv/jsonl with two or more speakers) use the text
+            model's conversation adapter (:class:`~affectkit.analysis.text_emotion.ConversationAdapter`,
+            trained on MELD + IEMOCAP): higher weighted F1 on those two corpora (MELD 53.4 vs
+            45.9) but it answers neutral far more often and loses recall of fear, disgust and
+            surprise — UA on RECCON-DD, never trained on, falls from 42.0 to 31.8 (docs/text.md).
+            Off by default: the general head is what the cross-corpus tables judge.
 
     Example:
         >>> from affectkit.analysis import Analyzer                       # doctest: +SKIP
@@ -118,6 +124,7 @@ class Analyzer:
     diarise: bool | None = None
     speakers: int | None = None
     speaker_faces: bool = False
+    conversation_mode: bool = False
     reasons: bool = True
     face: str = "faceapi"
     _asr: object | None = field(default=None, init=False, repr=False)
@@ -174,9 +181,10 @@ class Analyzer:
         try:
             if inp.kind in ("text", "conversation"):
                 turns = read_text_input(inp.path, warnings=res.warnings)
-                # a dialogue (a table with two or more speakers) uses the text model's
-                # conversation mode (analysis.text_emotion.ConversationAdapter)
-                dialogue = inp.kind == "conversation" and len({t.speaker for t in turns
+                # with conversation_mode, a dialogue (a table with two or more speakers) uses
+                # the text model's conversation adapter (analysis.text_emotion)
+                dialogue = self.conversation_mode and inp.kind == "conversation" and len(
+                    {t.speaker for t in turns
                                                                if t.speaker}) >= 2
                 res.utterances = self._from_turns([t.text for t in turns], [t.speaker for t in turns],
                                                   str(inp.path), conversation=dialogue)
