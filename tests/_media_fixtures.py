@@ -18,6 +18,19 @@ def tone(seconds: float = 1.0, f0: float = 200.0, sr: int = SR, amp: float = 0.3
     return x.astype(np.float32)
 
 
+def voiced(seconds: float = 2.0, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A voiced-speech-like signal: glottal harmonics with a moving pitch, formant-ish
+    amplitude envelope and syllable-rate modulation (float32, peak 0.1)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    x = sum(np.sin(k * phase) / k for k in range(1, 20))
+    x *= 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    x += 0.01 * rng.standard_normal(len(t))
+    return (0.1 * x / np.abs(x).max()).astype(np.float32)
+
+
 def write_wav(path: Path, x: np.ndarray, sr: int = SR) -> Path:
     import soundfile as sf
 
