@@ -289,8 +289,10 @@ def _summ(vals):
             "n": int(len(a)), "values": [round(float(v), 4) for v in a]}
 
 
-def loco(d: Data, classes: str, model: str, seeds: int) -> list[dict]:
-    """Leave-one-corpus-out rows for one class set (``"4"`` or ``"canonical"``) and model."""
+def loco(d: Data, classes: str, model: str, seeds: int, on_test=None) -> list[dict]:
+    """Leave-one-corpus-out rows for one class set (``"4"`` or ``"canonical"``) and model.
+    ``on_test(held, classes, gold, proba)``, if given, receives each seed's held-out
+    probabilities (e.g. to calibrate fusion temperatures on corpora a head never saw)."""
     spec = MODELS[model]
     X = speaker_norm(d.X, d.speaker) if spec["spk"] else d.X
     n_seeds = spec["seeds"] or seeds
@@ -319,6 +321,9 @@ def loco(d: Data, classes: str, model: str, seeds: int) -> list[dict]:
             head = make_head(spec["head"]).fit(X[train], d.canon[train], wt, X[valid],
                                                d.canon[valid], wv, seed=seed)
             pred = head.predict(X[test])
+            if on_test is not None:
+                on_test(held, [str(c) for c in head.classes_], d.canon[test],
+                        head.predict_proba(X[test]))
             gold = d.canon[test]
             res["UA"].append(ua(gold, pred))
             res["macro_f1"].append(macro_f1(gold, pred))
