@@ -51,7 +51,9 @@ def weights_from_shipped(weights_dir: str | Path, model: str) -> dict[str, np.nd
     out = {}
     with safe_open(str(Path(weights_dir) / f"{model}.safetensors"), "numpy") as f:
         for name, e in info.items():
-            out[name] = _affine(f.get_tensor(name), e.get("scale"), e.get("min"))
+            # the JSON's shape (safetensors stores a 0-d scalar as shape (1,))
+            out[name] = _affine(f.get_tensor(name), e.get("scale"), e.get("min")).reshape(
+                e["shape"])
     return out
 
 
@@ -145,3 +147,72 @@ def tiny_face_detector(w: dict[str, np.ndarray], images: np.ndarray) -> np.ndarr
                   + w[f"conv{i}/bias"])
     x = max_pool_same(x, 2, 1)
     return conv2d(x, w["conv8/filters"], 1, "valid") + w["conv8/bias"]
+
+
+# -- SSD MobileNet v1 (src/ssdMobilenetv1) ---------------------------------------------------
+def depthwise_conv2d(x, f, s):
+    """``tf.depthwiseConv2d(x, f, s, 'same')`` with an (k, k, C, 1) filter."""
+    k = f.shape[0]
+    return np.einsum("nhwijc,ijc->nhwc", _windows(x, k, s, _same(x, k, s)), f[..., 0])
+
+
+def _relu6(x):
+    return np.clip(x, 0.0, 6.0)
+
+
+def ssd_mobilenetv1(w: dict[str, np.ndarray], images: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(N, H, W, 3) RGB 0..255 → (box encodings (N, P, 4), class logits (N, P, 3), boxes
+    (N, P, 4) as TF.js gives them — ``ymin, xmin, ymax, xmax`` in [0, 1] —, scores (N, P)).
+
+    ``SsdMobilenetv1.forwardInput`` after ``toBatchTensor``: ``x / 127.5 - 1``, ``mobileNetV1``
+    (``pointwiseConvLayer`` = conv 'same' + bn offset + clip 0..6; ``depthwiseConvLayer`` =
+    depthwise conv 'same' + ``batchNorm`` (ε 0.0010000000474974513) + clip), then
+    ``predictionLayer`` and ``outputLayer``. The box decoding needs H = W = 512 (the priors);
+    other sizes return only the raw encodings and logits (boxes and scores ``None``).
+    """
+    x = np.asarray(images, np.float64) / 127.5 - 1.0
+
+    def pointwise(x, prefix, idx, s):
+        p = f"{prefix}/Conv2d_{idx}_pointwise/"
+        return _relu6(conv2d(x, w[p + "weights"], s, "same") + w[p + "convolution_bn_offset"])
+
+    out = pointwise(x, "MobilenetV1", 0, 2)
+    conv11 = None
+    for i in range(1, 14):
+        p = f"MobilenetV1/Conv2d_{i}_depthwise/"
+        d = depthwise_conv2d(out, w[p + "depthwise_weights"], 2 if i in (2, 4, 6, 12) else 1)
+        d = ((d - w[p + "BatchNorm/moving_mean"])
+             / np.sqrt(w[p + "BatchNorm/moving_variance"] + 0.0010000000474974513)
+             * w[p + "BatchNorm/gamma"] + w[p + "BatchNorm/beta"])
+        out = pointwise(_relu6(d), "MobilenetV1", i, 1)
+        if i == 11:
+            conv11 = out
+    convs = []
+    y = out
+    for j in range(8):
+        y = pointwise(y, "Prediction", j, 2 if j % 2 else 1)
+        convs.append(y)
+    n = x.shape[0]
+    enc, cls = [], []
+    for j, m in enumerate((conv11, out, convs[1], convs[3], convs[5], convs[7])):
+        p = f"Prediction/BoxPredictor_{j}/"
+        e = conv2d(m, w[p + "BoxEncodingPredictor/weights"], 1, "same") \
+            + w[p + "BoxEncodingPredictor/biases"]
+        c = conv2d(m, w[p + "ClassPredictor/weights"], 1, "same") + w[p + "ClassPredictor/biases"]
+        enc.append(e.reshape(n, -1, 4))
+        cls.append(c.reshape(n, -1, 3))
+    enc, cls = np.concatenate(enc, axis=1), np.concatenate(cls, axis=1)
+    prior = w["Output/extra_dim"].reshape(-1, 4)
+    if enc.shape[1] != prior.shape[0]:
+        return enc, cls, None, None
+    # outputLayer.ts: decodeBoxesLayer on the tiled priors, sigmoid of class 1
+    sizes0, sizes1 = prior[:, 2] - prior[:, 0], prior[:, 3] - prior[:, 1]
+    c0, c1 = prior[:, 0] + sizes0 / 2, prior[:, 1] + sizes1 / 2
+    div0 = np.exp(enc[..., 2] / 5) * sizes0 / 2
+    add0 = enc[..., 0] / 10 * sizes0 + c0
+    div1 = np.exp(enc[..., 3] / 5) * sizes1 / 2
+    add1 = enc[..., 1] / 10 * sizes1 + c1
+    boxes = np.stack([add0 - div0, add1 - div1, add0 + div0, add1 + div1], axis=-1)
+    scores = 1.0 / (1.0 + np.exp(-cls[..., 1]))
+    return enc, cls, boxes, scores

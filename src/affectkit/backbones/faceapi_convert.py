@@ -45,6 +45,8 @@ MODELS: dict[str, str] = {
     "tiny_face_detector_model": "Tiny Face Detector: separable-conv Tiny-YOLOv2, 1 class, 5 anchors",
     "face_landmark_68_model": "FaceLandmark68Net: 112×112 RGB → 68 (x, y) points",
     "face_landmark_68_tiny_model": "FaceLandmark68TinyNet: 112×112 RGB → 68 (x, y) points",
+    "ssd_mobilenetv1_model": "SSD MobileNet v1: 512×512 RGB → 5,118 prior boxes × (face score, "
+                             "box); MobileNetV1 (depthwise-separable, ReLU6) + 6 SSD box predictors",
 }
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16,
@@ -58,8 +60,8 @@ https://github.com/justadudewhohacks/face-api.js, MIT) as redistributed in the n
 **@vladmandic/face-api** (Vladimir Mandic, https://github.com/vladmandic/face-api, MIT),
 converted without retraining by `python -m affectkit.backbones.faceapi_convert --tarball X.tgz`.
 
-| file | model |
-|---|---|
+| file | size | model |
+|---|---|---|
 {table}
 
 Each `.safetensors` holds the TF.js tensors under their TF.js names and layout, with the
@@ -157,6 +159,7 @@ def convert(tarball: str | Path, out_dir: str | Path = OUT_DIR,
             st = out_dir / f"{m}.safetensors"
             save_file(tensors, str(st), metadata={"source": f"@vladmandic/face-api@{version}",
                                                   "model": m})
+            _sort_metadata(st)
             js = out_dir / f"{m}.json"
             js.write_text(json.dumps(info, indent=1) + "\n")
             written += [st, js]
@@ -166,9 +169,34 @@ def convert(tarball: str | Path, out_dir: str | Path = OUT_DIR,
         "@vladmandic/face-api — licence as shipped in the npm package:\n\n" + licence)
     readme = out_dir / "README.md"
     readme.write_text(ATTRIBUTION.format(
-        table="\n".join(f"| `{m}.safetensors` | {MODELS[m]} |" for m in models),
+        table="\n".join(f"| `{m}.safetensors` | {(out_dir / f'{m}.safetensors').stat().st_size / 1e3:,.0f} KB "
+                         f"| {MODELS[m]} |" for m in models),
         version=version))
     return written + [lic, readme]
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the ``__metadata__`` object of a safetensors header with sorted keys, in place.
+
+    ``safetensors`` keeps the metadata in a Rust ``HashMap`` whose order changes from process to
+    process, so two conversions of the same tarball differed in the header's key order (tensor
+    data and names identical). Sorting makes the file a function of the tarball alone; the
+    header keeps its length, so the data offsets are unchanged.
+    """
+    raw = bytearray(path.read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    header = bytes(raw[8: 8 + n])
+    meta = json.loads(header).get("__metadata__")
+    if not meta:
+        return
+    start = header.index(b'"__metadata__":')
+    end = header.index(b"}", start) + 1  # metadata values are plain strings without braces
+    new = b'"__metadata__":' + json.dumps(dict(sorted(meta.items())), separators=(",", ":"),
+                                          ensure_ascii=False).encode()
+    if len(new) != end - start:
+        raise ConfigError(f"{path}: unexpected safetensors header layout")
+    raw[8 + start: 8 + end] = new
+    path.write_bytes(bytes(raw))
 
 
 def load_tensors(model: str, weights_dir: str | Path = OUT_DIR) -> dict[str, np.ndarray]:

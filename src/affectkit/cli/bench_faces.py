@@ -19,6 +19,11 @@ def bench_faces(
                                    "study of every pass and union: use a seed other than 0)."),
     speed_frames: int = typer.Option(60, "--speed-frames", help="Scenes timed per resolution."),
     video_clips: int = typer.Option(8, "--video-clips", help="mosi400 clips for the video part."),
+    detectors: str = typer.Option("", "--detectors",
+                                  help="Comma-separated detector rows for the synthetic and mosi "
+                                       "parts, e.g. tiny,accurate,ssd (SSD MobileNet v1 preset), "
+                                       "haar320; default: the session-4 table. Unknown names "
+                                       "list the choices."),
 ) -> None:
     """Recall (faces ≥ 40 px), false positives per frame and speed: face-api vs Haar."""
     import datetime as dt
@@ -33,11 +38,23 @@ def bench_faces(
     if bad or not ps:
         raise typer.BadParameter(f"unknown part(s) {bad or parts!r}; use a comma-separated "
                                  f"list of {', '.join(known)}", param_hint="--parts")
-    res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet, parts=ps,
-              speed_frames=speed_frames, video_clips=video_clips)
+    from affectkit.errors import DataError
+    from affectkit.evaluation.faces_bench import detector_table
+
+    ds = tuple(d.strip() for d in detectors.split(",") if d.strip()) or None
+    unknown = [d for d in ds or () if d not in detector_table()]
+    if unknown:
+        raise typer.BadParameter(f"unknown detector(s) {unknown}; choose from "
+                                 f"{', '.join(detector_table())}", param_hint="--detectors")
+    try:
+        res = run(n_scenes=scenes, mosi_clips=mosi_clips, seed=seed, progress=not quiet,
+                  parts=ps, speed_frames=speed_frames, video_clips=video_clips, detectors=ds)
+    except DataError as e:
+        raise typer.BadParameter(str(e)) from None
     cmd = (f"affect bench faces --scenes {scenes} --mosi-clips {mosi_clips} --seed {seed} "
            f"--parts {','.join(ps)} --speed-frames {speed_frames}"
-           + (f" --video-clips {video_clips}" if "video" in ps else ""))
+           + (f" --video-clips {video_clips}" if "video" in ps else "")
+           + (f" --detectors {','.join(ds)}" if ds else ""))
     res = {"command": cmd, "date": dt.date.today().isoformat(), **res}
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)

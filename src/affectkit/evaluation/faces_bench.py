@@ -257,6 +257,14 @@ def _faceapi(detect_side: int, rotations: tuple[float, ...] = (), threshold: flo
     return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
 
 
+def _ssd(**kw):
+    """SSD MobileNet v1 (:class:`FaceApiDetector` ``model="ssd"``), boxes only."""
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    d = FaceApiDetector(**{"model": "ssd", **kw})
+    return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
+
+
 def _ignore_fn():
     """Union of both detectors at their most sensitive settings on the clean background."""
     from affectkit.features.vision.detect import FaceApiDetector
@@ -291,7 +299,11 @@ def _pipelines():
             "traced, coarse pass if empty, landmarks on the largest face": FaceApiDetector(
                 detect_side=640, score_threshold=0.4, fast=True, extra_passes="if_empty"),
             "accurate preset (640 + 800 px, +/-15 deg), landmarks on the largest face":
-                FaceApiDetector.accurate()}
+                FaceApiDetector.accurate(),
+            "SSD MobileNet v1 512 px (face-api.js as is), landmarks on the largest face":
+                FaceApiDetector(model="ssd"),
+            f"SSD MobileNet v1 preset ({_ssd_name()}), landmarks on the largest face":
+                FaceApiDetector.ssd()}
 
     def haar_fer(img):
         g = to_gray(img)
@@ -313,8 +325,18 @@ def _pipelines():
         return fn
 
     return {"haar320 + FER mini-Xception": haar_fer,
-            **{f"face-api + tiny landmarks + FaceExpressionNet ({k})": faceapi(d, "before" in k)
-               for k, d in dets.items()}}
+            **{f"face-api {'SSD' if 'SSD' in k else 'tiny'} + tiny landmarks + FaceExpressionNet "
+               f"({k})": faceapi(d, "before" in k) for k, d in dets.items()}}
+
+
+def _ssd_name() -> str:
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    p = FaceApiDetector.SSD
+    sides = " + ".join(str(v) for v in (p["detect_side"], *p.get("extra_sides", ())))
+    rot = p.get("rotations")
+    return (f"{sides} px" + (f", +/-{abs(rot[0]):g} deg" if rot else "")
+            + f", threshold {p['score_threshold']:g}")
 
 
 def _video_speed(n_clips: int, seed: int, bar, fps: float = 5.0, per_clip: int = 30
@@ -519,9 +541,68 @@ def pass_study(n_scenes: int, seed: int, bar=None, thresholds=(0.3, 0.4, 0.5)) -
 PARTS = ("synthetic", "speed", "mosi")
 ACCURATE = "face-api accurate (640 + 800 px, +/-15 deg at 640, traced)"
 
+#: the rows of ``affect bench faces`` without ``--detectors`` (the table before session 5)
+DEFAULT_DETECTORS = ("haar320", "haar640", "tiny-plain", "tiny", "tiny-if-empty", "tiny-rot25",
+                     "tiny-rot25-if-empty", "tiny800-rot25", "tiny800", "accurate")
+#: the mosi400 rows without ``--detectors``
+DEFAULT_MOSI = ("haar320", "tiny", "accurate")
+
+
+def _preset_ssd():
+    from affectkit.features.vision.detect import FaceApiDetector
+
+    d = FaceApiDetector.ssd()
+    return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
+
+
+def detector_table() -> dict:
+    """``--detectors`` key → (row name, factory). The ``ssd…`` variants are the candidates
+    compared on development scenes; ``ssd`` is the preset chosen there."""
+    from functools import partial as p
+
+    table = {
+        "haar320": ("haar (320 px, current default)", p(_haar, 320)),
+        "haar640": ("haar (640 px)", p(_haar, 640)),
+        "tiny-plain": ("face-api tiny (640 px)", p(_faceapi, 640)),
+        "tiny": ("face-api tiny (640 px, traced)", p(_faceapi, 640, fast=True)),
+        "tiny-if-empty": ("face-api tiny (640 px, traced, coarse pass if empty)",
+                          p(_faceapi, 640, fast=True, extra_passes="if_empty")),
+        "tiny-rot25": ("face-api tiny (640 px, traced, +/-25 deg passes)",
+                       p(_faceapi, 640, (-25.0, 25.0), fast=True)),
+        "tiny-rot25-if-empty": (
+            "face-api tiny (640 px, traced, coarse + +/-25 deg passes if empty)",
+            p(_faceapi, 640, (-25.0, 25.0), fast=True, extra_passes="if_empty")),
+        "tiny800-rot25": ("face-api tiny (800 px, traced, +/-25 deg passes)",
+                          p(_faceapi, 800, (-25.0, 25.0), fast=True)),
+        "tiny800": ("face-api tiny (800 px, traced)", p(_faceapi, 800, fast=True)),
+        # chosen on development scenes (seed 1), FaceApiDetector.ACCURATE:
+        "accurate": (ACCURATE, p(_faceapi, 640, (-15.0, 15.0), fast=True, extra_sides=(800,))),
+        "ssd": (f"SSD MobileNet v1 preset ({_ssd_name()})", _preset_ssd),
+    }
+    for t in (0.3, 0.4, 0.5):
+        tag = f"t{int(round(t * 10))}"
+        for side in (512, 768, 896):
+            table[f"ssd{side}-{tag}"] = (
+                f"SSD MobileNet v1 ({side} px{' tiled' if side > 512 else ''}, threshold {t:g})",
+                p(_ssd, detect_side=side, score_threshold=t))
+        for extra in (768, 896):
+            table[f"ssd512+{extra}-{tag}"] = (
+                f"SSD MobileNet v1 (512 + {extra} px tiled, threshold {t:g})",
+                p(_ssd, detect_side=512, extra_sides=(extra,), score_threshold=t))
+            for a in (15, 25):
+                table[f"ssd512+{extra}-rot{a}-{tag}"] = (
+                    f"SSD MobileNet v1 (512 + {extra} px tiled, +/-{a} deg at 512, "
+                    f"threshold {t:g})",
+                    p(_ssd, detect_side=512, extra_sides=(extra,),
+                      rotations=(-float(a), float(a)), score_threshold=t))
+    return table
+
 
 def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: bool = True,
-        parts: tuple[str, ...] = PARTS, speed_frames: int = 60, video_clips: int = 8) -> dict:
+        parts: tuple[str, ...] = PARTS, speed_frames: int = 60, video_clips: int = 8,
+        detectors: tuple[str, ...] | None = None) -> dict:
+    """``detectors``: keys of :func:`detector_table` for the synthetic and mosi400 rows
+    (default: :data:`DEFAULT_DETECTORS`, mosi400 :data:`DEFAULT_MOSI`)."""
     import cv2
     import torch
 
@@ -530,23 +611,13 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
     torch.set_num_threads(1)
     from rich.progress import Progress
 
-    detectors = {
-        "haar (320 px, current default)": _haar(320),
-        "haar (640 px)": _haar(640),
-        "face-api tiny (640 px)": _faceapi(640),
-        "face-api tiny (640 px, traced)": _faceapi(640, fast=True),
-        "face-api tiny (640 px, traced, coarse pass if empty)": _faceapi(
-            640, fast=True, extra_passes="if_empty"),
-        "face-api tiny (640 px, traced, +/-25 deg passes)": _faceapi(640, (-25.0, 25.0),
-                                                                     fast=True),
-        "face-api tiny (640 px, traced, coarse + +/-25 deg passes if empty)": _faceapi(
-            640, (-25.0, 25.0), fast=True, extra_passes="if_empty"),
-        "face-api tiny (800 px, traced, +/-25 deg passes)": _faceapi(800, (-25.0, 25.0),
-                                                                     fast=True),
-        # chosen on development scenes (seed 1), FaceApiDetector.ACCURATE:
-        "face-api tiny (800 px, traced)": _faceapi(800, fast=True),
-        ACCURATE: _faceapi(640, (-15.0, 15.0), fast=True, extra_sides=(800,)),
-    }
+    table = detector_table()
+    keys = tuple(detectors) if detectors else DEFAULT_DETECTORS
+    mosi_keys = tuple(detectors) if detectors else DEFAULT_MOSI
+    bad = [k for k in (*keys, *mosi_keys) if k not in table]
+    if bad:
+        raise DataError(f"unknown detector(s) {bad}; choose from {', '.join(table)}")
+    dets = {k: table[k][1]() for k in dict.fromkeys((*keys, *mosi_keys))}
     rows: list[dict] = []
     with Progress(disable=not progress, transient=True) as bar:
         t = bar.add_task("scenes", total=n_scenes)
@@ -557,17 +628,19 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
             imgs = [s.image if k == 1.0 else cv2.resize(s.image, (1280, 720),
                                                        interpolation=cv2.INTER_LINEAR)
                     for s in scenes]
-            for name, fn in detectors.items():
+            for key in keys:
+                name, fn = table[key][0], dets[key]
                 t = bar.add_task(f"{res_name} {name}", total=len(imgs))
-                dets, t0 = [], time.perf_counter()
+                fn(imgs[0])  # warm-up: traces the networks for this input shape, untimed
+                found, t0 = [], time.perf_counter()
                 for img in imgs:
-                    dets.append(fn(img))
+                    found.append(fn(img))
                     bar.advance(t)
                 ms = (time.perf_counter() - t0) / len(imgs) * 1000
-                sc = score(scenes, dets, scale=k)
+                sc = score(scenes, found, scale=k)
                 sc["breakdown"] = breakdown(scenes, sc.pop("per_face"))
                 rows.append({"table": "synthetic", "resolution": res_name, "detector": name,
-                             **sc, "ms_per_frame": ms})
+                             "key": key, **sc, "ms_per_frame": ms})
         # full pipelines, same process, same frames: speed at 360p / 720p
         # (pipelines interleaved frame by frame, so a change in machine load hits them alike)
         for res_name, size in (("640x360", (640, 360)), ("1280x720", (1280, 720))) \
@@ -575,7 +648,7 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
             imgs = [cv2.resize(s.image, size) for s in scenes[:speed_frames]]
             pipes = _pipelines()
             spent = {name: 0.0 for name in pipes}
-            found: dict[str, list] = {name: [] for name in pipes}
+            found_s: dict[str, list] = {name: [] for name in pipes}
             for fn in pipes.values():
                 fn(imgs[0])
             import os
@@ -584,13 +657,13 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
             for img in imgs:
                 for name, fn in pipes.items():
                     t0 = time.perf_counter()
-                    found[name].append(fn(img))
+                    found_s[name].append(fn(img))
                     spent[name] += time.perf_counter() - t0
             for name in pipes:
                 dt = spent[name] / len(imgs)
                 rows.append({"table": "speed", "resolution": res_name, "pipeline": name,
                              "ms_per_frame": dt * 1000, "frames_per_s": 1.0 / dt,
-                             "frames_with_face": float(np.mean(found[name])),
+                             "frames_with_face": float(np.mean(found_s[name])),
                              "load_before": load0,
                              "load_after": [round(x, 2) for x in os.getloadavg()]})
         if "passes" in parts:
@@ -600,23 +673,21 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
         if "video" in parts:
             rows += _video_speed(video_clips, seed, bar)
         # mosi400: share of sampled frames with a face (the speaker is the only person)
-        if "mosi" not in parts:
-            return {"protocol": __doc__.split("\n\n", 1)[1].strip(), "rows": rows,
-                    "n_scenes": n_scenes, "seed": seed, "markdown": markdown(rows)}
-        vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
-        rng = np.random.default_rng(seed)
-        vids = [vids[i] for i in sorted(rng.permutation(len(vids))[:mosi_clips])]
-        frames = []
-        t = bar.add_task("mosi400 frames", total=len(vids))
-        for v in vids:
-            frames += [f.image for f in iter_frames(v, fps=2.0)]
-            bar.advance(t)
-        for name in ("haar (320 px, current default)", "face-api tiny (640 px, traced)",
-                     ACCURATE):
-            fn = detectors[name]
-            found = [bool(fn(f)) for f in frames]
-            rows.append({"table": "mosi400", "detector": name, "clips": len(vids),
-                         "frames": len(frames), "frames_with_face": float(np.mean(found))})
+        if "mosi" in parts:
+            vids = sorted(_shared("multimodal/mosi400/video").glob("*.mp4"))
+            rng = np.random.default_rng(seed)
+            vids = [vids[i] for i in sorted(rng.permutation(len(vids))[:mosi_clips])]
+            frames = []
+            t = bar.add_task("mosi400 frames", total=len(vids))
+            for v in vids:
+                frames += [f.image for f in iter_frames(v, fps=2.0)]
+                bar.advance(t)
+            for key in mosi_keys:
+                fn = dets[key]
+                found_m = [bool(fn(f)) for f in frames]
+                rows.append({"table": "mosi400", "detector": table[key][0], "key": key,
+                             "clips": len(vids), "frames": len(frames),
+                             "frames_with_face": float(np.mean(found_m))})
     return {"protocol": __doc__.split("\n\n", 1)[1].strip(), "rows": rows,
             "n_scenes": n_scenes, "seed": seed, "markdown": markdown(rows)}
 
@@ -635,6 +706,19 @@ def _tables(rows: list[dict]) -> str:
             out.append(f"| {r['resolution']} | {r['detector']} | {r['recall_ge40']:.3f} "
                        f"({r['faces_ge40']}) | {r['recall_30_40']:.3f} ({r['faces_30_40']}) | "
                        f"{r['fp_per_frame']:.3f} | {r['ms_per_frame']:.0f} |")
+    syn = [r for r in rows if r["table"] == "synthetic" and r["resolution"] == "640x360"
+           and "breakdown" in r]
+    if syn:  # recall ≥ 40 px by group (640×360), one column per detector
+        out += ["", "| group (640×360) | " + " | ".join(r.get("key") or r["detector"]
+                                                      for r in syn) + " |",
+                "|---|" + "---|" * len(syn)]
+        b0 = syn[0]["breakdown"]
+        for part, title in (("size", "px"), ("angle_ge40", "|angle|, ≥40 px"),
+                            ("source_ge40", "source, ≥40 px")):
+            for g, cell in b0[part].items():
+                vals = [r["breakdown"][part][g]["recall"] for r in syn]
+                out.append(f"| {g} {title} ({cell['faces']}) | " + " | ".join(
+                    "" if v is None else f"{v:.2f}" for v in vals) + " |")
     out += ["", "| resolution | pipeline (detect → largest face → expression) | ms / frame | "
             "frames / s | frames with a face |", "|---|---|---|---|---|"]
     for r in rows:

@@ -23,6 +23,8 @@ from affectkit.errors import ConfigError, FeatureError
 # 68-point layout (iBUG / dlib): jaw 0-16, brows 17-26, nose 27-35, eyes 36-41 / 42-47,
 # outer lips 48-59, inner lips 60-67.
 LEFT_EYE = slice(36, 42)
+SSD_INPUT = 512  # SSD MobileNet v1's fixed input side
+SSD_MIN_OVERLAP = 128  # SSD tiles overlap by at least this (input pixels)
 RIGHT_EYE = slice(42, 48)
 
 
@@ -113,6 +115,14 @@ class FaceApiDetector:
             on the development scenes a 640-px pass finds 50 % of 40–50-px faces, an 800-px
             pass 78 %, and their union more than either). Extra passes (``extra_passes``).
         rotation_side: the longer side for the rotated passes (default ``detect_side``).
+        model: ``"tiny"`` (Tiny Face Detector, fully convolutional: the letter-boxed frame in
+            one pass) or ``"ssd"`` (SSD MobileNet v1, :mod:`affectkit.backbones.faceapi_ssd`:
+            fixed 512×512 input — a pass at side ``S`` ≤ 512 is face-api.js's own: the frame
+            padded to a square and resized to 512; at ``S`` > 512 the frame scaled to ``S`` is
+            cut into 512² tiles overlapping by ≥ 128 px, one batch, each tile keeping the
+            boxes centred in its share of the overlap). For ``"ssd"`` the defaults are
+            ``detect_side=512``, no coarse pass, threshold ``SSD["score_threshold"]``;
+            :meth:`ssd` adds the passes chosen on development scenes.
 
     :meth:`accurate` gives the multi-scale, rotated configuration chosen on development
     scenes (docs/faces.md); the defaults are the fast video configuration.
@@ -122,18 +132,38 @@ class FaceApiDetector:
     ACCURATE = {"detect_side": 640, "extra_sides": (800,), "rotations": (-15.0, 15.0),
                 "score_threshold": 0.4}
 
+    #: SSD MobileNet v1 settings chosen on development scenes (seed 1), docs/faces.md
+    #: "SSD MobileNet v1 (session 5)"
+    SSD = {"model": "ssd", "detect_side": 512, "extra_sides": (896,), "score_threshold": 0.4}
+
+    @classmethod
+    def ssd(cls, **kw) -> "FaceApiDetector":
+        """The SSD MobileNet v1 detector with the passes chosen on development scenes."""
+        return cls(**{**cls.SSD, **kw})
+
     @classmethod
     def accurate(cls, **kw) -> "FaceApiDetector":
         """Multi-scale (640 + 800 px) with ±15° passes at 640 px: higher recall on small and
         tilted faces, about 5× the detector time of the default (for photos, not video)."""
         return cls(**{**cls.ACCURATE, **kw})
 
-    def __init__(self, *, detect_side: int = 640, score_threshold: float = 0.4,
+    def __init__(self, *, detect_side: int | None = None, score_threshold: float | None = None,
                  iou_threshold: float = 0.4, min_face: float = 16.0,
-                 landmarks: str | None = "tiny", coarse_side: int | None = 224,
+                 landmarks: str | None = "tiny", coarse_side: int | None | str = "auto",
                  rotations: tuple[float, ...] = (), fast: bool = True,
                  extra_passes: str = "always", extra_sides: tuple[int, ...] = (),
-                 rotation_side: int | None = None) -> None:
+                 rotation_side: int | None = None, model: str = "tiny") -> None:
+        if model not in ("tiny", "ssd"):
+            raise ConfigError(f"model={model!r}; expected 'tiny' (Tiny Face Detector) or 'ssd' "
+                              "(SSD MobileNet v1)")
+        self.model = model
+        ssd = model == "ssd"
+        if detect_side is None:
+            detect_side = SSD_INPUT if ssd else 640
+        if score_threshold is None:
+            score_threshold = self.SSD["score_threshold"] if ssd else 0.4
+        if coarse_side == "auto":
+            coarse_side = None if ssd else 224
         if detect_side < 64:
             raise ConfigError(f"detect_side={detect_side}; use >= 64")
         if not 0.0 < score_threshold < 1.0:
@@ -184,7 +214,7 @@ class FaceApiDetector:
 
         from affectkit.backbones import faceapi as fa
 
-        net = fa.load("detector")
+        net = fa.load("detector") if self.model == "tiny" else None
         rgbs = [to_rgb8(i) for i in images]
         out: list[list[Face]] = []
         prev = torch.get_num_threads()
@@ -260,6 +290,9 @@ class FaceApiDetector:
             m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
             src = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
             back = cv2.invertAffineTransform(m)
+        if self.model == "ssd":
+            boxes, scores = self._ssd_pass(src, side or self.detect_side)
+            return self._unrotate(boxes, back), scores
         canvas, k = self._letterbox(src, side)
         with torch.inference_mode():
             if self.fast:
@@ -269,14 +302,59 @@ class FaceApiDetector:
             else:
                 raw = net(fa.to_tensor(canvas[None])).numpy()
         boxes, scores = fa.decode_detections(raw, self.score_threshold)[0]
-        boxes = boxes / k
-        if back is not None and len(boxes):
-            # the centre maps back exactly; the side is kept (a tilted face's upright size)
-            c = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
-                          np.ones(len(boxes))], axis=1) @ back.T
-            half = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1) / 2
-            boxes = np.concatenate([c - half, c + half], axis=1)
-        return boxes, scores
+        return self._unrotate(boxes / k, back), scores
+
+    @staticmethod
+    def _unrotate(boxes: np.ndarray, back: np.ndarray | None) -> np.ndarray:
+        if back is None or not len(boxes):
+            return boxes
+        # the centre maps back exactly; the side is kept (a tilted face's upright size)
+        c = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                      np.ones(len(boxes))], axis=1) @ back.T
+        half = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1) / 2
+        return np.concatenate([c - half, c + half], axis=1)
+
+    def _ssd_pass(self, rgb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """SSD MobileNet v1 on the frame scaled so its longer side is ``max(side, 512)``:
+        one padded 512² input, or overlapping 512² tiles (one batch) when larger."""
+        import cv2
+        import torch
+
+        from affectkit.backbones import faceapi_ssd as ssd
+
+        h, w = rgb.shape[:2]
+        k = max(side, SSD_INPUT) / max(h, w)
+        nw, nh = max(1, round(w * k)), max(1, round(h * k))
+        img = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else
+                         cv2.INTER_LINEAR) if k != 1 else rgb
+        xs, ys = tile_starts(nw), tile_starts(nh)
+        tiles = np.zeros((len(xs) * len(ys), SSD_INPUT, SSD_INPUT, 3), np.uint8)
+        where = []
+        for yi, y0 in enumerate(ys):
+            for xi, x0 in enumerate(xs):
+                part = img[y0: y0 + SSD_INPUT, x0: x0 + SSD_INPUT]
+                tiles[len(where), : part.shape[0], : part.shape[1]] = part
+                # the share of the overlap this tile owns: up to the middle of each overlap
+                lo_x = 0.0 if xi == 0 else (x0 + xs[xi - 1] + SSD_INPUT) / 2
+                hi_x = np.inf if xi == len(xs) - 1 else (xs[xi + 1] + x0 + SSD_INPUT) / 2
+                lo_y = 0.0 if yi == 0 else (y0 + ys[yi - 1] + SSD_INPUT) / 2
+                hi_y = np.inf if yi == len(ys) - 1 else (ys[yi + 1] + y0 + SSD_INPUT) / 2
+                where.append((x0, y0, lo_x, hi_x, lo_y, hi_y))
+        prev = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            boxes, scores = ssd.run(tiles, use_fast=self.fast)
+        finally:
+            torch.set_num_threads(prev)
+        out_b, out_s = [], []
+        for (x0, y0, lo_x, hi_x, lo_y, hi_y), b, sc in zip(where, boxes, scores):
+            m = sc > self.score_threshold
+            b = b[m] + [x0, y0, x0, y0]
+            cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+            own = (cx >= lo_x) & (cx < hi_x) & (cy >= lo_y) & (cy < hi_y)
+            out_b.append(b[own] / k)
+            out_s.append(sc[m][own])
+        return np.concatenate(out_b).reshape(-1, 4), np.concatenate(out_s)
 
     # -- landmarks and crops -------------------------------------------------------------------
     @staticmethod
@@ -420,6 +498,16 @@ def aligned_crop(img: np.ndarray, face: Face, *, size: int = 112, margin: float 
     side = max(face.width, face.height) * (1 + 2 * margin)
     angle = face.eye_angle if (align and face.landmarks is not None) else 0.0
     return _warp(rgb, cx, cy, side, angle, size)
+
+
+def tile_starts(length: int, tile: int = SSD_INPUT, min_overlap: int = SSD_MIN_OVERLAP
+                ) -> list[int]:
+    """Start offsets of ``tile``-long windows covering ``length`` with ≥ ``min_overlap``
+    between neighbours (one window, padded, when ``length <= tile``)."""
+    if length <= tile:
+        return [0]
+    n = int(np.ceil((length - min_overlap) / (tile - min_overlap)))
+    return [int(round(v)) for v in np.linspace(0, length - tile, n)]
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
