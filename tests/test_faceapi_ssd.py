@@ -178,3 +178,15 @@ def test_model_option_is_checked():
     tiny = FaceApiDetector()
     assert (tiny.model, tiny.detect_side, tiny.coarse_side, tiny.score_threshold) == \
         ("tiny", 640, 224, 0.4)
+
+
+def test_extractor_accepts_the_ssd_detector():
+    from affectkit.errors import ConfigError
+    from affectkit.features.vision.faceapi import FaceApiFrames
+
+    ext = FaceApiFrames(detector="ssd")
+    assert ext.model_version != FaceApiFrames().model_version  # other weights, other cache key
+    crops = list(ext.face_crops([_scene(100, cx=250, cy=190)]))
+    assert crops[0] is not None and crops[0].shape == (112, 112, 3)
+    with pytest.raises(ConfigError, match="'ssd'"):
+        FaceApiFrames(detector="yolo")

@@ -70,8 +70,9 @@ class FaceApiBase(VisionExtractor):
         self.follow = int(follow)
         if detect not in ("auto", "always", "never"):
             raise ConfigError(f"detect={detect!r}; expected 'auto', 'always' or 'never'")
-        if detector not in ("faceapi", "haar"):
-            raise ConfigError(f"detector={detector!r}; expected 'faceapi' or 'haar' (fallback)")
+        if detector not in ("faceapi", "ssd", "haar"):
+            raise ConfigError(f"detector={detector!r}; expected 'faceapi' (Tiny Face Detector), "
+                              "'ssd' (SSD MobileNet v1 preset) or 'haar' (fallback)")
         if fps is not None and fps < 0:
             raise ConfigError(f"fps={fps}; expected >= 0 (0 = every frame)")
         self.fps = fps
@@ -83,8 +84,10 @@ class FaceApiBase(VisionExtractor):
         self.margin = margin
         self.align = align
         self.batch_size = batch_size
-        self._det = FaceApiDetector(detect_side=detect_side, score_threshold=score_threshold,
-                                    landmarks="tiny" if align else None)
+        # detector="ssd": FaceApiDetector.ssd() (its own sides/threshold, chosen on dev scenes)
+        self._det = (FaceApiDetector.ssd(landmarks="tiny" if align else None) if detector == "ssd"
+                     else FaceApiDetector(detect_side=detect_side, score_threshold=score_threshold,
+                                          landmarks="tiny" if align else None))
 
     def signature_params(self) -> dict:
         """``follow=0`` (the default) is left out, so features cached before the option
@@ -98,7 +101,8 @@ class FaceApiBase(VisionExtractor):
     def model_version(self) -> str:
         from affectkit.backbones.faceapi import weights_version
 
-        return weights_version("face_expression_model", "tiny_face_detector_model",
+        return weights_version("face_expression_model", "ssd_mobilenetv1_model"
+                               if self.detector == "ssd" else "tiny_face_detector_model",
                                "face_landmark_68_tiny_model")
 
     def frame_faces(self, img: np.ndarray) -> list[Face]:
@@ -120,7 +124,7 @@ class FaceApiBase(VisionExtractor):
         # on mosi400, but its box differs from a full detection's, and so does the crop
         # (embedding cosine to the per-frame crop 0.87 on average; docs/faces.md)
         fol = (FaceFollower(self._det, refresh=self.follow, with_landmarks=self.align)
-               if self.follow and self.detector == "faceapi" else None)
+               if self.follow and self.detector != "haar" else None)
         for img in frames:
             a = np.asarray(img)
             small = max(a.shape[:2]) <= self.crop_max_side
