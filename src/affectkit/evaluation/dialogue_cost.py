@@ -1,24 +1,31 @@
 """Cost of the dialogue context models against dialogue length (``affect bench dialogue-cost``).
 
 One conversation of T utterances (384-d vectors, as ``text.minilm`` gives) through each
-``dialogue.*`` model in eval mode (the SSM with each of its scan implementations), one torch
-thread, median of ``repeats`` forward passes per length; the slope of log(time) against log(T) over the longer half of the lengths says how the
-cost grows (≈ 1 linear, ≈ 2 quadratic). Peak memory is not measured (allocator noise on CPU).
+``dialogue.*`` model in eval mode (the SSM with each of its scan implementations; plain
+``dialogue.ssm`` is ``scan="auto"``, the compiled scan under ``no_grad``), one torch thread,
+median of ``repeats`` forward passes per length; the slope of log(time) against log(T) over
+the longer half of the lengths says how the cost grows (≈ 1 linear, ≈ 2 quadratic). Each row
+also keeps its model's very first forward pass (``first_call_ms``: imports and, for the
+compiled scan, numba's JIT compile or its on-disk cache load), and the result the machine's
+load average before and after. Peak memory is not measured (allocator noise on CPU).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 
 LENGTHS = (10, 25, 50, 100, 250, 500)
 #: ``name`` or ``name:scan`` (the Broad-Mamba SSM with one of :data:`affectkit.models.ssm.SCANS`;
-#: plain ``dialogue.ssm`` uses the default for the device — the loop on a CPU)
-MODELS = ("dialogue.ssm", "dialogue.ssm:stepwise", "dialogue.ssm:parallel", "dialogue.gru",
-          "dialogue.transformer")
-SCAN_NOTES = {"": "loop scan, default", "stepwise": "stepwise scan, the first version",
-              "parallel": "parallel prefix scan"}
+#: plain ``dialogue.ssm`` uses ``auto`` — the compiled scan on a CPU at inference when numba
+#: imports, else the loop)
+MODELS = ("dialogue.ssm", "dialogue.ssm:loop", "dialogue.ssm:stepwise", "dialogue.ssm:parallel",
+          "dialogue.gru", "dialogue.transformer")
+SCAN_NOTES = {"": "auto: compiled scan at inference, default",
+              "compiled": "compiled scan (numba)", "loop": "PyTorch loop scan, as in training",
+              "stepwise": "stepwise scan, the first version", "parallel": "parallel prefix scan"}
 
 
 def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
@@ -32,6 +39,7 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
     from affectkit.types import Modality
 
     torch.set_num_threads(1)
+    load_before = [round(v, 2) for v in os.getloadavg()]
     T_ = Modality.TEXT
     built = {}
     for spec in models:
@@ -44,13 +52,16 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
                     m.scan = scan
         built[spec] = model
     times: dict[str, list[float]] = {spec: [] for spec in models}
+    first_call: dict[str, float] = {}
     for n in lengths:
         x = {T_: torch.randn(1, n, dim)}
         L = {T_: torch.tensor([n])}
         ts: dict[str, list[float]] = {spec: [] for spec in models}
         with torch.no_grad():
-            for model in built.values():
-                model(x, lengths=L)  # warm-up
+            for spec, model in built.items():
+                t0 = time.perf_counter()
+                model(x, lengths=L)  # warm-up (the very first call: imports, JIT compile/load)
+                first_call.setdefault(spec, time.perf_counter() - t0)
             for _ in range(repeats):
                 for spec, model in built.items():
                     t0 = time.perf_counter()
@@ -68,8 +79,11 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
                      "ms_per_utterance": [round(1000 * t / n, 3)
                                           for t, n in zip(times[spec], lengths)],
                      "slope_loglog": round(slope, 2),
+                     "first_call_ms": round(1000 * first_call[spec], 1),
                      "n_parameters": int(sum(p.numel() for p in model.parameters()))})
     return {"lengths": list(lengths), "hidden": hidden, "dim": dim, "repeats": repeats,
+            "load_average_1_5_15min": {"before": load_before,
+                                       "after": [round(v, 2) for v in os.getloadavg()]},
             "rows": rows}
 
 

@@ -11,13 +11,17 @@ Deviations from the paper, and why:
 * The paper models the *dialogue* (one step per utterance); here the encoder runs over the
   frames/tokens of one modality of one utterance, so it can be the per-modality encoder of every
   fusion model (``encoder="ssm"``).
-* The selective scan has no fused kernel; three PyTorch forms compute the same function
+* The selective scan has no CUDA kernel; three PyTorch forms compute the same function
   (:data:`SCANS`, equal up to float rounding, gradients too — tested): ``loop`` (one fused
-  ``addcmul`` per step, output read once; the CPU default), ``parallel`` (a Hillis–Steele
-  prefix scan, ⌈log₂ T⌉ whole-tensor steps; the accelerator default) and ``stepwise`` (the
-  first version, 4 operations per step; the reference). On the CPU the loop is the fastest:
-  the vectorised scan's extra passes over the (B, T, D, N) states cost more than the loop's
-  per-step dispatch (docs/conversations.md has the measurements).
+  ``addcmul`` per step, output read once; the CPU form for training), ``parallel`` (a
+  Hillis–Steele prefix scan, ⌈log₂ T⌉ whole-tensor steps; the accelerator default) and
+  ``stepwise`` (the first version, 4 operations per step; the reference). On the CPU the loop
+  is the fastest of the three: the vectorised scan's extra passes over the (B, T, D, N) states
+  cost more than the loop's per-step dispatch (docs/conversations.md has the measurements).
+  For inference on the CPU a fourth form, ``compiled`` (:mod:`affectkit.models.ssm_kernel`,
+  numba; forward only), runs the recurrence in one compiled loop without the (B, T, D, N)
+  tensors. ``scan="auto"`` (the default) picks it when gradients are off and numba imports,
+  the loop otherwise (one log line if numba is missing).
 * Masks: the encoder first moves the valid frames to the front (order kept), so a dropped frame
   is exactly a removed frame; inside the scan an invalid (padding) frame gets Δ = 0, so
   ``exp(ΔA) = 1`` and ``ΔB·x = 0`` — the state passes through unchanged and the frame
@@ -29,12 +33,16 @@ Deviations from the paper, and why:
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from affectkit.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def compact(x: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,13 +97,37 @@ def parallel_scan(dA: torch.Tensor, dBx: torch.Tensor, C: torch.Tensor) -> torch
     return torch.einsum("btdn,btn->btd", b, C)
 
 
-#: scan implementations (the same function up to float rounding; tested)
+#: scan implementations over (dA, dBx, C) (the same function up to float rounding; tested)
 SCANS = {"loop": loop_scan, "parallel": parallel_scan, "stepwise": stepwise_scan}
+#: names :class:`SelectiveSSM` accepts: the :data:`SCANS`, ``compiled`` (forward only, numba)
+#: and ``auto`` (:func:`default_scan`)
+SCAN_NAMES = ("auto", "compiled", *SCANS)
+
+_kernel_state: dict = {}
+
+
+def compiled_kernel():
+    """:mod:`affectkit.models.ssm_kernel`, or ``None`` when numba cannot be imported (logged
+    once). Imported on first use, so importing this module does not import numba."""
+    if "module" not in _kernel_state:
+        try:
+            from affectkit.models import ssm_kernel
+        except ImportError as e:  # numba missing or broken: the loop scan still works
+            ssm_kernel = None
+            log.warning("SSM: the compiled selective scan is unavailable (%s); inference uses "
+                        "the PyTorch loop scan (slower). Fix: pip install numba", e)
+        _kernel_state["module"] = ssm_kernel
+    return _kernel_state["module"]
 
 
 def default_scan(x: torch.Tensor) -> str:
-    """``parallel`` on an accelerator, ``loop`` on the CPU."""
-    return "loop" if x.device.type == "cpu" else "parallel"
+    """What ``scan="auto"`` runs: ``parallel`` on an accelerator; on the CPU ``compiled`` when
+    gradients are off (inference), the input is float32 and numba imports, else ``loop``."""
+    if x.device.type != "cpu":
+        return "parallel"
+    if not torch.is_grad_enabled() and x.dtype == torch.float32 and compiled_kernel():
+        return "compiled"
+    return "loop"
 
 
 class SelectiveSSM(nn.Module):
@@ -106,8 +138,9 @@ class SelectiveSSM(nn.Module):
         d_state: state size N per channel.
         expand: inner width = ``expand * d_model``.
         d_conv: width of the causal depthwise convolution.
-        scan: a :data:`SCANS` name, or ``None`` = :func:`default_scan` (``loop`` on the
-            CPU, ``parallel`` elsewhere); the same function either way.
+        scan: ``auto`` (or ``None``) = :func:`default_scan` (``compiled`` for CPU inference,
+            ``loop`` for CPU training, ``parallel`` elsewhere), or one of :data:`SCAN_NAMES`;
+            the same function either way. ``compiled`` is forward-only (no gradients).
 
     Shapes:
         x: (B, T, d_model); frames: (B, T) bool → (B, T, d_model), zero at invalid frames.
@@ -116,8 +149,8 @@ class SelectiveSSM(nn.Module):
     def __init__(self, d_model: int, *, d_state: int = 8, expand: int = 2, d_conv: int = 3,
                  scan: str | None = None) -> None:
         super().__init__()
-        if scan is not None and scan not in SCANS:
-            raise ValueError(f"scan={scan!r}; allowed: {', '.join(SCANS)}")
+        if scan is not None and scan not in SCAN_NAMES:
+            raise ValueError(f"scan={scan!r}; allowed: {', '.join(SCAN_NAMES)}")
         self.scan = scan
         d_inner = expand * d_model
         self.d_inner, self.d_state = d_inner, d_state
@@ -139,6 +172,9 @@ class SelectiveSSM(nn.Module):
         self.out_proj = nn.Linear(d_inner, d_model)
 
     def forward(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        scan = default_scan(x) if self.scan in (None, "auto") else self.scan
+        if scan == "compiled":
+            return self._forward_compiled(x, frames)
         B, T, _ = x.shape
         fm = frames.to(x.dtype)[..., None]  # (B, T, 1)
         xi, z = self.in_proj(x).chunk(2, dim=-1)
@@ -150,9 +186,48 @@ class SelectiveSSM(nn.Module):
         A = -torch.exp(self.A_log)  # (Di, N)
         dA = torch.exp(dt[..., None] * A)  # (B, T, Di, N)
         dBx = dt[..., None] * Bm[:, :, None, :] * xi[..., None]  # (B, T, Di, N)
-        y = SCANS[self.scan or default_scan(x)](dA, dBx, Cm) + self.D * xi
+        y = SCANS[scan](dA, dBx, Cm) + self.D * xi
         y = y * F.silu(z)
         return self.out_proj(y) * fm
+
+    def _forward_compiled(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for inference, the same function up to float rounding (tested):
+        the compiled scan (with the skip term D·x) instead of the (B, T, Di, N) tensors, the
+        3-tap causal depthwise convolution as 3 shifted multiply-adds (about half the time of
+        ``conv1d`` at these sizes), and no mask multiplications when every frame is valid
+        (×1 is exact)."""
+        T = x.shape[1]
+        fm = None if bool(frames.all()) else frames.to(x.dtype)[..., None]
+
+        def mask(t: torch.Tensor) -> torch.Tensor:
+            return t if fm is None else t * fm
+
+        xi, z = self.in_proj(x).chunk(2, dim=-1)
+        xi = mask(xi)  # masked frames must not reach valid ones through the convolution
+        w, K = self.conv.weight[:, 0, :], self.conv.kernel_size[0]  # (Di, K)
+        # causal: out[t] = bias + Σ_j w[:, K−1−j]·x[t − j] (the conv's padding, cut to T)
+        conv = torch.addcmul(self.conv.bias, xi, w[:, K - 1])
+        for j in range(1, min(K, T)):
+            conv[:, j:].addcmul_(xi[:, :T - j], w[:, K - 1 - j])
+        xi = mask(F.silu(conv))
+        dt_in, Bm, Cm = self.x_proj(xi).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = mask(F.softplus(self.dt_proj(dt_in)))  # Δ = 0 on invalid frames
+        y = self._compiled(dt, -torch.exp(self.A_log), Bm, xi, Cm, self.D)
+        return mask(self.out_proj(y * F.silu(z)))
+
+    @staticmethod
+    def _compiled(dt, A, Bm, xi, Cm, D) -> torch.Tensor:
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (dt, A, Bm, xi, Cm, D)):
+            raise ConfigError("SSM scan='compiled' is forward-only (no gradients); use "
+                              "scan='auto' (the loop scan when training) or 'loop'")
+        if dt.device.type != "cpu" or dt.dtype != torch.float32:
+            raise ConfigError(f"SSM scan='compiled' runs float32 on the CPU, got {dt.dtype} on "
+                              f"{dt.device}; use scan='auto'")
+        kernel = compiled_kernel()
+        if kernel is None:
+            raise ConfigError("SSM scan='compiled' needs numba (pip install numba); "
+                              "or use scan='auto' / 'loop'")
+        return kernel.selective_scan(dt, A, Bm, xi, Cm, D)
 
 
 class BiSSMLayer(nn.Module):
@@ -224,8 +299,9 @@ class BroadMambaEncoder(nn.Module):
         """Returns ``(seq, frames_out)``: valid frames are first moved to the front (order
         kept), so a dropped frame is exactly a removed frame — the convolution never spans a
         gap — and ``frames_out`` marks the first ``n_valid`` positions."""
-        x, n = compact(x, frames)
-        frames = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]
+        if torch.is_grad_enabled() or not bool(frames.all()):  # all valid: nothing to move
+            x, n = compact(x, frames)
+            frames = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]
         fm = frames.to(x.dtype)[..., None]
         h = self.proj(x) * fm
         for layer in self.layers:
