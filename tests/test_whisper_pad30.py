@@ -133,3 +133,45 @@ def test_cli_feature_options_are_audio_only_and_named_in_the_output(tmp_path, mo
     assert out.is_file()
     assert "--feature audio.whisper_pad30 --corpora emodb,emovo --models lr,spk" in \
         out.read_text()
+
+
+def test_cap_keeps_at_most_n_per_speaker_and_class_and_does_not_depend_on_order():
+    from types import SimpleNamespace
+
+    from affectkit.evaluation.generalise_audio import _cap_cells
+
+    us = [SimpleNamespace(id=f"tess_{spk}_{emo}_{i}", speaker=spk, emotion=emo)
+          for spk in ("OAF", "YAF") for emo in ("angry", "sad") for i in range(7)]
+    us.append(SimpleNamespace(id="tess_OAF_happy_0", speaker="OAF", emotion="happy"))
+    kept = _cap_cells(us, "tess", 3)
+    cells = {}
+    for u in kept:
+        cells[(u.speaker, u.emotion)] = cells.get((u.speaker, u.emotion), 0) + 1
+    assert cells == {("OAF", "angry"): 3, ("OAF", "sad"): 3, ("YAF", "angry"): 3,
+                     ("YAF", "sad"): 3, ("OAF", "happy"): 1}
+    assert {u.id for u in _cap_cells(list(reversed(us)), "tess", 3)} == {u.id for u in kept}
+    assert _cap_cells(us, "tess", 100) == us  # a cap above every cell keeps all, in order
+
+
+def test_cli_four_class_and_cap_reach_the_run_and_the_output_name(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from affectkit.cli import app
+    from affectkit.evaluation import generalise_audio
+
+    seen = {}
+
+    def fake_run(**kw):
+        seen.update(kw)
+        return {"protocol": "p", "rows": [], "markdown": "m"}
+
+    monkeypatch.setattr(generalise_audio, "run", fake_run)
+    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "audio", "--feature",
+                                 "audio.whisper_pad30", "--four-class", "--cap", "100",
+                                 "--out", str(tmp_path), "-q"])
+    assert r.exit_code == 0, r.output
+    assert seen["four_only"] is True and seen["cap"] == 100
+    out = tmp_path / "generalise-audio-pad30-4class-cap100.json"
+    assert "--four-class --cap 100" in out.read_text()
+    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "audio", "--cap", "-1"])
+    assert r.exit_code != 0 and "--cap" in r.output

@@ -20,14 +20,22 @@ def bench_generalise(
                                 "ravdess,tess,emodb,emovo,urdu (default all)."),
     models: str = typer.Option("", "--models", help="audio only: comma-separated subset of "
                                "lr,mlp,spk (default all)."),
+    four_class: bool = typer.Option(False, "--four-class", help="audio only: just the 4-class "
+                                    "leave-one-corpus-out table, on the items of those classes "
+                                    "(~60 % of the extraction)."),
+    cap: int = typer.Option(0, "--cap", help="audio only: at most N items per (speaker, class) "
+                            "cell, the smallest sha1(id) (100 thins only TESS)."),
 ) -> None:
     """Train on all shared corpora of a modality but one, score the one left out; every corpus."""
     from affectkit.evaluation.generalise import run
 
     opts: dict = {}
     suffix = ""
-    if (feature or corpora or models) and modality != "audio":
-        raise typer.BadParameter("--feature/--corpora/--models exist for --modality audio only")
+    if (feature or corpora or models or four_class or cap) and modality != "audio":
+        raise typer.BadParameter("--feature/--corpora/--models/--four-class/--cap exist for "
+                                 "--modality audio only")
+    if cap < 0:
+        raise typer.BadParameter("--cap must be ≥ 0 (0 = no cap)")
     if feature:
         opts["feature"] = feature
         suffix = feature.split(".", 1)[-1].removeprefix("whisper_")
@@ -36,11 +44,18 @@ def bench_generalise(
         suffix = "-".join(filter(None, [suffix, "+".join(opts["corpora"])]))
     if models:
         opts["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    if four_class:
+        opts["four_only"] = True
+        suffix = "-".join(filter(None, [suffix, "4class"]))
+    if cap:
+        opts["cap"] = cap
+        suffix = "-".join(filter(None, [suffix, f"cap{cap}"]))
     command = (f"affect bench generalise --modality {modality}"
                + (f" --seeds {seeds}" if seeds != 3 else "") + (" --quick" if quick else "")
                + (f" --feature {feature}" if feature else "")
                + (f" --corpora {corpora}" if corpora else "")
-               + (f" --models {models}" if models else ""))
+               + (f" --models {models}" if models else "")
+               + (" --four-class" if four_class else "") + (f" --cap {cap}" if cap else ""))
     res = run(modality, seeds=seeds, quick=quick, progress=not quiet, out_dir=out,
               command=command, suffix=suffix, **opts)
     console.print(res.get("markdown", ""))

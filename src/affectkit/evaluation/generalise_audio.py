@@ -72,10 +72,30 @@ class Data:
     utts: list
 
 
+def _cap_cells(us: list, corpus: str, cap: int) -> list:
+    """At most ``cap`` utterances per (speaker, canonical class) cell, the ones with the
+    smallest sha1 of their id (deterministic, independent of the order and of the feature)."""
+    import hashlib
+
+    from affectkit.taxonomy import map_to_canonical
+
+    cells: dict = defaultdict(list)
+    for u in us:
+        cells[(u.speaker, map_to_canonical(u.emotion, corpus) or "")].append(u)
+    keep = set()
+    for items in cells.values():
+        items = sorted(items, key=lambda u: hashlib.sha1(u.id.encode()).hexdigest())
+        keep.update(u.id for u in items[:cap])
+    return [u for u in us if u.id in keep]
+
+
 def load(corpora=CORPORA, feature: str = FEATURE, *, quick: bool = False,
-         progress: bool = True) -> Data:
+         progress: bool = True, four_only: bool = False, cap: int | None = None) -> Data:
     """Utterances of ``corpora`` with their ``feature`` vectors (extracted into the default
-    FeatureStore when missing)."""
+    FeatureStore when missing). ``four_only``: only items whose canonical class is one of
+    :data:`FOUR` (enough for the 4-class leave-one-corpus-out table, at ~60 % of the
+    extraction). ``cap``: at most that many items per (speaker, class) cell (see
+    :func:`_cap_cells`; with 100 it only thins TESS, 200 words per speaker and emotion)."""
     from affectkit.data import load_corpus
     from affectkit.features import FeatureStore, extract, load_features
     from affectkit.taxonomy import map_to_canonical
@@ -86,6 +106,10 @@ def load(corpora=CORPORA, feature: str = FEATURE, *, quick: bool = False,
         us = load_corpus(c).utterances
         if not us:
             raise DataError(f"corpus {c!r} has no utterances (is the shared data present?)")
+        if four_only:
+            us = [u for u in us if map_to_canonical(u.emotion, c) in FOUR]
+        if cap:
+            us = _cap_cells(us, c, cap)
         if quick:
             rng = np.random.default_rng(0)
             us = [us[i] for i in sorted(rng.choice(len(us), min(len(us), 120), replace=False))]
@@ -423,11 +447,14 @@ def render(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _rows(d: Data, seeds: int, models, progress: bool, label: str) -> list[dict]:
+def _rows(d: Data, seeds: int, models, progress: bool, label: str,
+          four_only: bool = False) -> list[dict]:
     corpora = sorted(set(d.corpus), key=list(CORPORA).index)
     jobs = ([("loco", cls, m) for cls in ("4", "canonical") for m in models]
             + [("in", c, m) for c in corpora for m in models
                if not (c == "urdu" and MODELS[m]["spk"])])
+    if four_only:  # the items of the other classes were never loaded
+        jobs = [j for j in jobs if j[:2] == ("loco", "4")]
     if len(corpora) < 2:
         jobs = [j for j in jobs if j[0] == "in"]
     rows: list[dict] = []
@@ -521,7 +548,8 @@ def render_paired(pairs: list[dict], name_a: str, name_b: str) -> str:
 
 
 def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
-        feature: str = FEATURE, corpora=CORPORA, models=None) -> dict:
+        feature: str = FEATURE, corpora=CORPORA, models=None, four_only: bool = False,
+        cap: int | None = None) -> dict:
     """All three tables (see the module docstring).
 
     ``feature`` other than ``audio.whisper`` (e.g. ``audio.whisper_pad30``): the same tables
@@ -529,6 +557,8 @@ def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
     features have), with the same seeds and folds, plus their paired differences.
     ``corpora``: a subset of :data:`CORPORA` (the leave-one-corpus-out tables then cover
     only those). ``models``: a subset of :data:`MODELS` names (default all).
+    ``four_only``: only the 4-class leave-one-corpus-out table, on the items of those classes;
+    ``cap``: at most that many items per (speaker, class) cell (see :func:`load`).
     """
     import torch
 
@@ -543,25 +573,29 @@ def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
     if bad:
         raise ConfigError(f"models: unknown {bad}; choose from {', '.join(MODEL_ALIASES)} "
                           f"or {list(MODELS)}")
-    d = load(corpora, feature, quick=quick, progress=progress)
+    sel = dict(four_only=four_only, cap=cap)
+    d = load(corpora, feature, quick=quick, progress=progress, **sel)
     res: dict = {}
     if feature != FEATURE:
-        base = load(corpora, FEATURE, quick=quick, progress=progress)
+        base = load(corpora, FEATURE, quick=quick, progress=progress, **sel)
         common = [i for i in d.ids if i in set(base.ids)]
         d, base = _subset(d, common), _subset(base, common)
-        rows = [dict(r, feature=feature) for r in _rows(d, seeds, models, progress, feature)]
-        rows_b = [dict(r, feature=FEATURE) for r in _rows(base, seeds, models, progress, FEATURE)]
+        rows = [dict(r, feature=feature)
+                for r in _rows(d, seeds, models, progress, feature, four_only)]
+        rows_b = [dict(r, feature=FEATURE)
+                  for r in _rows(base, seeds, models, progress, FEATURE, four_only)]
         pairs = paired(rows, rows_b, feature, FEATURE)
         md = (f"### Features: {feature}\n\n{render(rows)}\n### Features: {FEATURE} (same "
               f"items, seeds, folds)\n\n{render(rows_b)}\n{render_paired(pairs, feature, FEATURE)}")
         res = {"baseline_feature": FEATURE, "baseline_rows": rows_b, "paired": pairs}
     else:
-        rows = [dict(r, feature=feature) for r in _rows(d, seeds, models, progress, feature)]
+        rows = [dict(r, feature=feature)
+                for r in _rows(d, seeds, models, progress, feature, four_only)]
         md = render(rows)
     doc = __doc__ or ""
     protocol = doc[doc.index("Three tables"):].strip()
     return {"protocol": protocol, "feature": feature, "corpora": list(corpora),
-            "models": models, "n_items": len(d.ids),
+            "models": models, "four_only": four_only, "cap": cap, "n_items": len(d.ids),
             "items_per_corpus": dict(Counter(d.corpus.tolist())),
             "seconds": round(time.perf_counter() - t0, 1), "rows": rows, **res,
             "markdown": md}
