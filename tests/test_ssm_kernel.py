@@ -153,5 +153,28 @@ def test_dialogue_ssm_and_encoder_outputs_equal_under_both_scans():
                 mod.scan = scan
         with torch.no_grad():
             outs[scan] = (model(x, lengths=lengths)["logits"], *enc(x[Modality.TEXT], frames))
-    for a, b in zip(outs["auto"], outs["loop"], strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # with gradients on: the training path throughout (loop scan, conv1d, masks, broad-block cat)
+    with torch.enable_grad():
+        outs["grad"] = tuple(t.detach() for t in (model(x, lengths=lengths)["logits"],
+                                                   *enc(x[Modality.TEXT], frames)))
+    for name in ("auto", "grad"):
+        for a, b in zip(outs[name], outs["loop"], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_broad_block_inference_path_equals_the_training_path_and_keeps_dropout():
+    from affectkit.models.ssm import BroadBlock
+
+    torch.manual_seed(0)
+    bb = BroadBlock(16, dropout=0.5).eval()
+    x = torch.randn(2, 7, 16)
+    ref = bb(x).detach()
+    with torch.no_grad():
+        torch.testing.assert_close(bb(x), ref, rtol=1e-5, atol=1e-5)
+        bb.train()  # no_grad in train mode (e.g. MC dropout) keeps the dropout path
+        torch.manual_seed(1)
+        a = bb(x)
+        torch.manual_seed(1)
+        b = bb(x)
+    torch.testing.assert_close(a, b)
+    assert (a - ref).abs().max() > 1e-3

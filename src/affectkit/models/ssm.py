@@ -209,11 +209,11 @@ class SelectiveSSM(nn.Module):
         conv = torch.addcmul(self.conv.bias, xi, w[:, K - 1])
         for j in range(1, min(K, T)):
             conv[:, j:].addcmul_(xi[:, :T - j], w[:, K - 1 - j])
-        xi = mask(F.silu(conv))
+        xi = mask(F.silu(conv, inplace=True))  # in place: fresh tensors cost page faults
         dt_in, Bm, Cm = self.x_proj(xi).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = mask(F.softplus(self.dt_proj(dt_in)))  # Δ = 0 on invalid frames
         y = self._compiled(dt, -torch.exp(self.A_log), Bm, xi, Cm, self.D)
-        return mask(self.out_proj(y * F.silu(z)))
+        return mask(self.out_proj(y.mul_(F.silu(z, inplace=True))))
 
     @staticmethod
     def _compiled(dt, A, Bm, xi, Cm, D) -> torch.Tensor:
@@ -267,8 +267,16 @@ class BroadBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm(x)
         z = torch.cat([F.gelu(f(h)) for f in self.feature_nodes], dim=-1)
-        e = torch.tanh(self.enhancement(z))
-        return x + self.drop(self.out(torch.cat([z, e], dim=-1)))
+        if torch.is_grad_enabled() or self.training:
+            e = torch.tanh(self.enhancement(z))
+            return x + self.drop(self.out(torch.cat([z, e], dim=-1)))
+        # inference: the same function up to float rounding, without the (B, T, 2·width)
+        # concatenation: [Z | H]W = Z·W_Z + H·W_H (two GEMMs into one buffer), tanh in place
+        e = self.enhancement(z).tanh_()
+        w = self.out.weight  # (d, width + enhance)
+        y = torch.addmm(self.out.bias, z.flatten(0, -2), w[:, :z.shape[-1]].t())
+        y.addmm_(e.flatten(0, -2), w[:, z.shape[-1]:].t())
+        return y.view_as(x).add_(x)  # dropout is the identity in eval
 
 
 class BroadMambaEncoder(nn.Module):
