@@ -3,11 +3,13 @@
 One conversation of T utterances (384-d vectors, as ``text.minilm`` gives) through each
 ``dialogue.*`` model in eval mode (the SSM with each of its scan implementations; plain
 ``dialogue.ssm`` is ``scan="auto"``, the compiled scan under ``no_grad``), one torch thread,
-median of ``repeats`` forward passes per length; the slope of log(time) against log(T) over
-the longer half of the lengths says how the cost grows (≈ 1 linear, ≈ 2 quadratic). Each row
-also keeps its model's very first forward pass (``first_call_ms``: imports and, for the
-compiled scan, numba's JIT compile or its on-disk cache load), and the result the machine's
-load average before and after. Peak memory is not measured (allocator noise on CPU).
+median of ``repeats`` forward passes per length: wall clock (``ms``, with its quartiles) and
+the process's CPU time (``cpu_ms``, which other processes on a busy machine inflate less).
+The slope of log(time) against log(T) over the longer half of the lengths says how the cost
+grows (≈ 1 linear, ≈ 2 quadratic). Each row also keeps its model's very first forward pass
+(``first_call_ms``: imports and, for the compiled scan, numba's JIT compile or its on-disk
+cache load), and the result the machine's load average before and after. Peak memory is not
+measured (allocator noise on CPU).
 """
 
 from __future__ import annotations
@@ -52,11 +54,14 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
                     m.scan = scan
         built[spec] = model
     times: dict[str, list[float]] = {spec: [] for spec in models}
+    cpu: dict[str, list[float]] = {spec: [] for spec in models}
+    spread: dict[str, list[list[float]]] = {spec: [] for spec in models}
     first_call: dict[str, float] = {}
     for n in lengths:
         x = {T_: torch.randn(1, n, dim)}
         L = {T_: torch.tensor([n])}
         ts: dict[str, list[float]] = {spec: [] for spec in models}
+        cs: dict[str, list[float]] = {spec: [] for spec in models}
         with torch.no_grad():
             for spec, model in built.items():
                 t0 = time.perf_counter()
@@ -64,21 +69,25 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
                 first_call.setdefault(spec, time.perf_counter() - t0)
             for _ in range(repeats):
                 for spec, model in built.items():
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     model(x, lengths=L)
+                    cs[spec].append(time.process_time() - c0)
                     ts[spec].append(time.perf_counter() - t0)
         for spec in models:
             times[spec].append(float(np.median(ts[spec])))
+            cpu[spec].append(float(np.median(cs[spec])))
+            spread[spec].append([round(1000 * float(q), 2)
+                                 for q in np.percentile(ts[spec], [25, 75])])
     rows = []
-    half = len(lengths) // 2
     for spec, model in built.items():
         name, _, scan = spec.partition(":")
-        slope = float(np.polyfit(np.log(lengths[half:]), np.log(times[spec][half:]), 1)[0])
         rows.append({"model": spec, "note": SCAN_NOTES.get(scan, scan) if name == "dialogue.ssm"
                      else "", "ms": [round(1000 * t, 2) for t in times[spec]],
                      "ms_per_utterance": [round(1000 * t / n, 3)
                                           for t, n in zip(times[spec], lengths)],
-                     "slope_loglog": round(slope, 2),
+                     "ms_p25_p75": spread[spec],
+                     "cpu_ms": [round(1000 * t, 2) for t in cpu[spec]],
+                     "slope_loglog": _slope(lengths, times[spec]),
                      "first_call_ms": round(1000 * first_call[spec], 1),
                      "n_parameters": int(sum(p.numel() for p in model.parameters()))})
     return {"lengths": list(lengths), "hidden": hidden, "dim": dim, "repeats": repeats,
@@ -87,12 +96,21 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
             "rows": rows}
 
 
-def to_markdown(res: dict) -> str:
+def _slope(lengths, times) -> float:
+    """Slope of log(time) against log(T) over the longer half of the lengths."""
+    half = len(lengths) // 2
+    return round(float(np.polyfit(np.log(lengths[half:]), np.log(times[half:]), 1)[0]), 2)
+
+
+def to_markdown(res: dict, key: str = "ms") -> str:
+    """The table of wall-clock medians (``key="ms"``) or process CPU-time medians
+    (``key="cpu_ms"``)."""
     head = "| model | params | " + " | ".join(f"T={n}" for n in res["lengths"]) + " | log-log slope |"
     sep = "|---" * (len(res["lengths"]) + 3) + "|"
     lines = [head, sep]
     for r in res["rows"]:
         label = r["model"] + (f" ({r['note']})" if r.get("note") else "")
         lines.append(f"| {label} | {r['n_parameters']:,} | "
-                     + " | ".join(f"{m:.1f} ms" for m in r["ms"]) + f" | {r['slope_loglog']} |")
+                     + " | ".join(f"{m:.1f} ms" for m in r[key])
+                     + f" | {_slope(res['lengths'], r[key])} |")
     return "\n".join(lines)
