@@ -25,17 +25,22 @@ def bench_generalise(
                                     "(~60 % of the extraction)."),
     cap: int = typer.Option(0, "--cap", help="audio only: at most N items per (speaker, class) "
                             "cell, the smallest sha1(id) (100 thins only TESS)."),
+    augment: int = typer.Option(0, "--augment", help="audio only: train the leave-one-corpus-"
+                                "out heads with K augmented copies of each training clip (speed "
+                                "±10 %, gain, noise SNR 10–30 dB) and without; paired."),
 ) -> None:
     """Train on all shared corpora of a modality but one, score the one left out; every corpus."""
     from affectkit.evaluation.generalise import run
 
     opts: dict = {}
     suffix = ""
-    if (feature or corpora or models or four_class or cap) and modality != "audio":
+    if (feature or corpora or models or four_class or cap or augment) and modality != "audio":
         raise typer.BadParameter("--feature/--corpora/--models/--four-class/--cap exist for "
                                  "--modality audio only")
     if cap < 0:
         raise typer.BadParameter("--cap must be ≥ 0 (0 = no cap)")
+    if augment < 0:
+        raise typer.BadParameter("--augment must be ≥ 0 (0 = no augmentation)")
     if feature:
         opts["feature"] = feature
         suffix = feature.split(".", 1)[-1].removeprefix("whisper_")
@@ -50,12 +55,16 @@ def bench_generalise(
     if cap:
         opts["cap"] = cap
         suffix = "-".join(filter(None, [suffix, f"cap{cap}"]))
+    if augment:
+        opts["augment"] = augment
+        suffix = "-".join(filter(None, [suffix, f"aug{augment}"]))
     command = (f"affect bench generalise --modality {modality}"
                + (f" --seeds {seeds}" if seeds != 3 else "") + (" --quick" if quick else "")
                + (f" --feature {feature}" if feature else "")
                + (f" --corpora {corpora}" if corpora else "")
                + (f" --models {models}" if models else "")
-               + (" --four-class" if four_class else "") + (f" --cap {cap}" if cap else ""))
+               + (" --four-class" if four_class else "") + (f" --cap {cap}" if cap else "")
+               + (f" --augment {augment}" if augment else ""))
     res = run(modality, seeds=seeds, quick=quick, progress=not quiet, out_dir=out,
               command=command, suffix=suffix, **opts)
     console.print(res.get("markdown", ""))

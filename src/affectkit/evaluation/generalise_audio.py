@@ -44,6 +44,7 @@ corpus (the issue's bound for a shipped model: ≤ 40 % on a balanced corpus).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Data:
     canon: np.ndarray  # (n,) canonical label or "" when unmappable
     X: np.ndarray  # (n, d) float32
     utts: list
+    #: augmented copies 1..K of X (same rows), for training rows only (see ``load(augment=)``)
+    X_aug: tuple = ()
 
 
 def _cap_cells(us: list, corpus: str, cap: int) -> list:
@@ -90,12 +93,16 @@ def _cap_cells(us: list, corpus: str, cap: int) -> list:
 
 
 def load(corpora=CORPORA, feature: str = FEATURE, *, quick: bool = False,
-         progress: bool = True, four_only: bool = False, cap: int | None = None) -> Data:
+         progress: bool = True, four_only: bool = False, cap: int | None = None,
+         augment: int = 0) -> Data:
     """Utterances of ``corpora`` with their ``feature`` vectors (extracted into the default
     FeatureStore when missing). ``four_only``: only items whose canonical class is one of
     :data:`FOUR` (enough for the 4-class leave-one-corpus-out table, at ~60 % of the
     extraction). ``cap``: at most that many items per (speaker, class) cell (see
-    :func:`_cap_cells`; with 100 it only thins TESS, 200 words per speaker and emotion)."""
+    :func:`_cap_cells`; with 100 it only thins TESS, 200 words per speaker and emotion).
+    ``augment``: also the features of augmented copies 1..K of every item (speed ±10 %, gain
+    ±6 dB, white noise at SNR 10–30 dB; :mod:`affectkit.features.audio.augment`), used only as
+    extra *training* rows by :func:`loco`."""
     from affectkit.data import load_corpus
     from affectkit.features import FeatureStore, extract, load_features
     from affectkit.taxonomy import map_to_canonical
@@ -121,6 +128,17 @@ def load(corpora=CORPORA, feature: str = FEATURE, *, quick: bool = False,
         utts = [u for u in utts if u.id not in bad]
     feats = load_features(utts, [feature], store)
     X = np.stack(feats[Modality.AUDIO]).astype(np.float32)
+    X_aug = []
+    for k in range(1, augment + 1):
+        from affectkit.features import get_extractor
+
+        ext = get_extractor(feature, augment=k)
+        rep_k = extract(utts, [ext], store, progress=progress)
+        if rep_k.failures:
+            raise DataError(f"augmented copy {k}: {len(rep_k.failures)} items failed where the "
+                            f"clean signal did not, e.g. {rep_k.failures[0]}")
+        X_aug.append(np.stack(load_features(utts, [ext], store)[Modality.AUDIO]).astype(
+            np.float32))
     canon = np.array([map_to_canonical(u.emotion, u.corpus) or "" for u in utts])
     return Data(
         ids=[u.id for u in utts],
@@ -130,6 +148,7 @@ def load(corpora=CORPORA, feature: str = FEATURE, *, quick: bool = False,
         canon=canon,
         X=X,
         utts=utts,
+        X_aug=tuple(X_aug),
     )
 
 
@@ -319,6 +338,7 @@ def loco(d: Data, classes: str, model: str, seeds: int, on_test=None) -> list[di
     probabilities (e.g. to calibrate fusion temperatures on corpora a head never saw)."""
     spec = MODELS[model]
     X = speaker_norm(d.X, d.speaker) if spec["spk"] else d.X
+    Xa = [speaker_norm(A, d.speaker) if spec["spk"] else A for A in d.X_aug]
     n_seeds = spec["seeds"] or seeds
     rows = []
     corpora = sorted(set(d.corpus), key=list(CORPORA).index)
@@ -342,7 +362,12 @@ def loco(d: Data, classes: str, model: str, seeds: int, on_test=None) -> list[di
             wmap = dict(zip(np.flatnonzero(train_all), w))
             wt = np.array([wmap[i] for i in np.flatnonzero(train)])
             wv = np.array([wmap[i] for i in np.flatnonzero(valid)])
-            head = make_head(spec["head"]).fit(X[train], d.canon[train], wt, X[valid],
+            Xt, yt = X[train], d.canon[train]
+            if Xa:  # augmented copies of the training rows; the total weight stays the same
+                Xt = np.concatenate([Xt] + [A[train] for A in Xa])
+                yt = np.concatenate([yt] * (1 + len(Xa)))
+                wt = np.concatenate([wt] * (1 + len(Xa))) / (1 + len(Xa))
+            head = make_head(spec["head"]).fit(Xt, yt, wt, X[valid],
                                                d.canon[valid], wv, seed=seed)
             pred = head.predict(X[test])
             if on_test is not None:
@@ -448,13 +473,15 @@ def render(rows: list[dict]) -> str:
 
 
 def _rows(d: Data, seeds: int, models, progress: bool, label: str,
-          four_only: bool = False) -> list[dict]:
+          four_only: bool = False, loco_only: bool = False) -> list[dict]:
     corpora = sorted(set(d.corpus), key=list(CORPORA).index)
     jobs = ([("loco", cls, m) for cls in ("4", "canonical") for m in models]
             + [("in", c, m) for c in corpora for m in models
                if not (c == "urdu" and MODELS[m]["spk"])])
     if four_only:  # the items of the other classes were never loaded
         jobs = [j for j in jobs if j[:2] == ("loco", "4")]
+    if loco_only:
+        jobs = [j for j in jobs if j[0] == "loco"]
     if len(corpora) < 2:
         jobs = [j for j in jobs if j[0] == "in"]
     rows: list[dict] = []
@@ -475,7 +502,8 @@ def _subset(d: Data, ids: list[str]) -> Data:
     pos = {i: k for k, i in enumerate(d.ids)}
     ix = np.array([pos[i] for i in ids], int)
     return Data(ids=list(ids), corpus=d.corpus[ix], speaker=d.speaker[ix], label=d.label[ix],
-                canon=d.canon[ix], X=d.X[ix], utts=[d.utts[k] for k in ix])
+                canon=d.canon[ix], X=d.X[ix], utts=[d.utts[k] for k in ix],
+                X_aug=tuple(A[ix] for A in d.X_aug))
 
 
 def _key(r: dict) -> tuple:
@@ -549,7 +577,7 @@ def render_paired(pairs: list[dict], name_a: str, name_b: str) -> str:
 
 def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
         feature: str = FEATURE, corpora=CORPORA, models=None, four_only: bool = False,
-        cap: int | None = None) -> dict:
+        cap: int | None = None, augment: int = 0) -> dict:
     """All three tables (see the module docstring).
 
     ``feature`` other than ``audio.whisper`` (e.g. ``audio.whisper_pad30``): the same tables
@@ -559,6 +587,10 @@ def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
     only those). ``models``: a subset of :data:`MODELS` names (default all).
     ``four_only``: only the 4-class leave-one-corpus-out table, on the items of those classes;
     ``cap``: at most that many items per (speaker, class) cell (see :func:`load`).
+    ``augment`` K > 0: the leave-one-corpus-out tables trained with K augmented copies of every
+    training item (validation and test stay clean) *and* without, on the same items, seeds and
+    validation groups, with their paired differences (one comparison at a time: not with
+    another ``feature``).
     """
     import torch
 
@@ -573,10 +605,28 @@ def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
     if bad:
         raise ConfigError(f"models: unknown {bad}; choose from {', '.join(MODEL_ALIASES)} "
                           f"or {list(MODELS)}")
+    if augment < 0:
+        raise ConfigError(f"augment must be ≥ 0, got {augment}")
+    if augment and feature != FEATURE:
+        raise ConfigError("augment compares augmented with clean training on one feature; "
+                          "run it without --feature (or compare features without --augment)")
     sel = dict(four_only=four_only, cap=cap)
-    d = load(corpora, feature, quick=quick, progress=progress, **sel)
+    d = load(corpora, feature, quick=quick, progress=progress, augment=augment, **sel)
     res: dict = {}
-    if feature != FEATURE:
+    if augment:
+        name = f"{feature} + {augment} augmented cop{'y' if augment == 1 else 'ies'}"
+        rows = [dict(r, feature=name, augment=augment)
+                for r in _rows(d, seeds, models, progress, name, four_only, loco_only=True)]
+        clean = dataclasses.replace(d, X_aug=())
+        rows_b = [dict(r, feature=feature, augment=0)
+                  for r in _rows(clean, seeds, models, progress, feature, four_only,
+                                 loco_only=True)]
+        pairs = paired(rows, rows_b, name, feature)
+        md = (f"### Training with augmentation: {name}\n\n{render(rows)}\n### Without "
+              f"augmentation (same items, seeds, validation groups)\n\n{render(rows_b)}\n"
+              f"{render_paired(pairs, name, feature)}")
+        res = {"baseline_feature": feature, "baseline_rows": rows_b, "paired": pairs}
+    elif feature != FEATURE:
         base = load(corpora, FEATURE, quick=quick, progress=progress, **sel)
         common = [i for i in d.ids if i in set(base.ids)]
         d, base = _subset(d, common), _subset(base, common)
@@ -595,7 +645,8 @@ def run(*, seeds: int = 3, quick: bool = False, progress: bool = True,
     doc = __doc__ or ""
     protocol = doc[doc.index("Three tables"):].strip()
     return {"protocol": protocol, "feature": feature, "corpora": list(corpora),
-            "models": models, "four_only": four_only, "cap": cap, "n_items": len(d.ids),
+            "models": models, "four_only": four_only, "cap": cap, "augment": augment,
+            "n_items": len(d.ids),
             "items_per_corpus": dict(Counter(d.corpus.tolist())),
             "seconds": round(time.perf_counter() - t0, 1), "rows": rows, **res,
             "markdown": md}

@@ -117,14 +117,26 @@ class _WhisperEncoderBase(AudioExtractor):
     runtime_params = ("device",)
 
     def __init__(self, *, size: str = "base", pad30: bool = False, normalise: bool = True,
-                 compute_type: str = "int8", device: str = "cpu") -> None:
+                 compute_type: str = "int8", device: str = "cpu", augment: int = 0) -> None:
         if size not in backbone.SIZES:
             raise ConfigError(f"{self.name}: size must be one of {backbone.SIZES}, got {size!r}")
+        if not isinstance(augment, int) or augment < 0:
+            raise ConfigError(f"{self.name}: augment must be an integer ≥ 0 (0 = the clean "
+                              f"signal, k = augmented copy k), got {augment!r}")
         self.size = size
         self.pad30 = pad30
         self.normalise = normalise
         self.compute_type = compute_type
         self.device = device
+        self.augment = augment
+
+    def signature_params(self) -> dict:
+        """``augment=0`` (the clean signal) is left out, so the clean features keep the
+        signature (and cache entries) they had before augmentation existed."""
+        p = super().signature_params()
+        if not p.get("augment"):
+            p.pop("augment", None)
+        return p
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -139,6 +151,10 @@ class _WhisperEncoderBase(AudioExtractor):
         return backbone.D_MODEL[self.size]
 
     def frames(self, x: np.ndarray) -> np.ndarray:
+        if self.augment:  # training copies: speed ±10 %, gain ±6 dB, noise at SNR 10–30 dB
+            from affectkit.features.audio.augment import augment
+
+            x, _ = augment(np.asarray(x, np.float32), self.augment)
         return encode(x, size=self.size, pad30=self.pad30, normalise=self.normalise,
                       compute_type=self.compute_type, device=self.device)
 
@@ -201,9 +217,9 @@ class WhisperEncoderPad30(WhisperEncoder):
                    "the frames of the real audio (loudness-normalised input)")
 
     def __init__(self, *, size: str = "base", normalise: bool = True,
-                 compute_type: str = "int8", device: str = "cpu") -> None:
+                 compute_type: str = "int8", device: str = "cpu", augment: int = 0) -> None:
         super().__init__(size=size, pad30=True, normalise=normalise,
-                         compute_type=compute_type, device=device)
+                         compute_type=compute_type, device=device, augment=augment)
 
     @property
     def feature_names(self) -> list[str]:
