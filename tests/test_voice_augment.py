@@ -134,3 +134,32 @@ def test_augment_with_another_feature_is_one_clear_error():
         run(feature="audio.whisper_pad30", augment=1, corpora=("emodb",), progress=False)
     with pytest.raises(ConfigError, match="augment must be"):
         run(augment=-1, corpora=("emodb",), progress=False)
+
+
+def test_shipped_head_training_adds_augmented_rows(monkeypatch):
+    from affectkit.evaluation import generalise_audio as ga
+    from affectkit.evaluation.voice_build import build, train_head
+
+    d = _data(k_aug=1)
+    seen = []
+    real = ga.make_head
+
+    def spy(kind):
+        h = real(kind)
+        fit = h.fit
+
+        def fit_spy(X, y, w, Xv=None, yv=None, wv=None, seed=0):
+            seen.append((len(X), float(np.sum(w))))
+            return fit(X, y, w, Xv, yv, wv, seed=seed)
+
+        h.fit = fit_spy
+        return h
+
+    monkeypatch.setattr(ga, "make_head", spy)
+    h, ua = train_head(d.X, d.canon, d.corpus, d.speaker)
+    h2, ua2 = train_head(d.X, d.canon, d.corpus, d.speaker, X_aug=d.X_aug)
+    (n1, w1), (n2, w2) = seen
+    assert n2 == 2 * n1 and w2 == pytest.approx(w1)
+    assert ua > 0.5 and ua2 > 0.5  # the synthetic classes are separable
+    with pytest.raises(ConfigError, match="feature must be"):
+        build(feature="audio.functionals", progress=False)

@@ -72,13 +72,21 @@ def build_voice(
                               "voice_emotion_whisper)."),
     head: str = typer.Option("lr", "--head", help="lr (logistic regression) or mlp."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    feature: str = typer.Option("audio.whisper", "--feature", help="audio.whisper (fast) or "
+                                "audio.whisper_pad30 (30 s padding: slower, more accurate)."),
+    augment: int = typer.Option(0, "--augment", help="K augmented copies of every clip as extra "
+                                "training rows (speed ±10 %, gain, noise SNR 10–30 dB)."),
 ) -> None:
     """Train the Whisper-feature voice emotion model on all shared speech corpora and export it."""
     from affectkit.evaluation.voice_build import build
 
     if head not in ("lr", "mlp"):
         raise typer.BadParameter("--head must be lr or mlp")
-    res = build(dest, head=head, progress=not quiet)
+    if feature not in ("audio.whisper", "audio.whisper_pad30"):
+        raise typer.BadParameter("--feature must be audio.whisper or audio.whisper_pad30")
+    if augment < 0:
+        raise typer.BadParameter("--augment must be ≥ 0")
+    res = build(dest, head=head, progress=not quiet, feature=feature, augment=augment)
     console.print_json(json.dumps(res, default=str))
 
 

@@ -18,9 +18,11 @@ from affectkit.errors import ConfigError
 
 
 def train_head(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, speaker: np.ndarray, *,
-               head: str = "lr", seed: int = 0):
+               head: str = "lr", seed: int = 0, X_aug: tuple = ()):
     """Fit the shipped head on (X, y) with (corpus, class)-balanced weights; hyper-parameter
-    chosen on one speaker group per corpus (see the module doc). Returns (head, valid UA)."""
+    chosen on one speaker group per corpus (see the module doc). ``X_aug``: augmented copies
+    of X's rows, added to the training rows only (the total weight unchanged), as in
+    :func:`affectkit.evaluation.generalise_audio.loco`. Returns (head, valid UA)."""
     from affectkit.evaluation import generalise_audio as ga
 
     class _D:  # the minimal view _valid_mask needs
@@ -32,11 +34,16 @@ def train_head(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, speaker: np.nda
     valid = ga._valid_mask(d, allm, seed)
     train = ~valid
     w = ga.cell_weights(corpus, y)
-    h = ga.make_head(head).fit(X[train], y[train], w[train], X[valid], y[valid], w[valid],
-                               seed=seed)
+    k = 1 + len(X_aug)
+
+    def rows(m):
+        return (np.concatenate([X[m]] + [A[m] for A in X_aug]), np.concatenate([y[m]] * k),
+                np.concatenate([w[m]] * k) / k)
+
+    h = ga.make_head(head).fit(*rows(train), X[valid], y[valid], w[valid], seed=seed)
     valid_ua = float(getattr(h, "valid_ua", float("nan")))
     if head == "mlp":  # refit on everything for the chosen number of epochs
-        h2 = ga.MLPHead(epochs=h.best_epoch).fit(X, y, w, seed=seed)
+        h2 = ga.MLPHead(epochs=h.best_epoch).fit(*rows(allm), seed=seed)
         h = h2
     return h, valid_ua
 
@@ -77,22 +84,30 @@ def export(h, dest: Path, meta: dict, name: str = "head") -> Path:
 
 
 def build(dest: str | Path | None = None, *, head: str = "lr", seed: int = 0,
-          progress: bool = True) -> dict:
-    """Train the shipped voice model on all shared speech corpora and export it."""
+          progress: bool = True, feature: str = FEATURE, augment: int = 0) -> dict:
+    """Train the shipped voice model on all shared speech corpora and export it.
+    ``feature``: ``audio.whisper`` (default) or ``audio.whisper_pad30``; ``augment``: K
+    augmented copies of every clip as extra training rows."""
     from affectkit.analysis.predictors import DEFAULTS_DIR
     from affectkit.evaluation import generalise_audio as ga
     from affectkit.features import get_extractor
 
     dest = Path(dest) if dest is not None else DEFAULTS_DIR / FOLDER_NAME
-    d = ga.load(progress=progress)
+    if feature not in (FEATURE, "audio.whisper_pad30"):
+        raise ConfigError(f"feature must be {FEATURE} or audio.whisper_pad30, got {feature!r}")
+    d = ga.load(feature=feature, progress=progress, augment=augment)
     keep = d.canon != ""
     X, y = d.X[keep], d.canon[keep]
-    h, valid_ua = train_head(X, y, d.corpus[keep], d.speaker[keep], head=head, seed=seed)
+    aug = tuple(A[keep] for A in d.X_aug)
+    h, valid_ua = train_head(X, y, d.corpus[keep], d.speaker[keep], head=head, seed=seed,
+                             X_aug=aug)
     Xs = ga.speaker_norm(d.X, d.speaker)[keep]  # each speaker z-scored over all its clips
-    ha, valid_ua_a = train_head(Xs, y, d.corpus[keep], d.speaker[keep], head=head, seed=seed)
-    ext = get_extractor(FEATURE)
+    aug_s = tuple(ga.speaker_norm(A, d.speaker)[keep] for A in d.X_aug)
+    ha, valid_ua_a = train_head(Xs, y, d.corpus[keep], d.speaker[keep], head=head, seed=seed,
+                                X_aug=aug_s)
+    ext = get_extractor(feature)
     meta = {
-        "extractor": FEATURE,
+        "extractor": feature,
         "extractor_params": {k: v for k, v in ext.params().items() if k != "device"},
         "extractor_signature": ext.signature(),
         "model_version": ext.model_version,
@@ -103,7 +118,7 @@ def build(dest: str | Path | None = None, *, head: str = "lr", seed: int = 0,
         "selection": "hyper-parameter on one held-out speaker group per corpus (20 % of TESS "
                      "items); weights balance every (corpus, class) cell",
         "C": getattr(h, "C", None), "epochs": getattr(h, "best_epoch", None),
-        "valid_ua": round(valid_ua, 4), "seed": seed,
+        "valid_ua": round(valid_ua, 4), "seed": seed, "augment": augment,
         "cross_corpus": "benchmarks/results/generalise-audio.md (leave-one-corpus-out)",
         "built": _dt.date.today().isoformat(),
     }
