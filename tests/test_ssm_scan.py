@@ -95,5 +95,5 @@ def test_dialogue_cost_times_each_scan_round_robin():
     assert "dialogue.ssm:stepwise (stepwise scan" in to_markdown(res)
     for r in res["rows"]:
         assert len(r["cpu_ms"]) == 2 and min(r["cpu_ms"]) > 0 and r["first_call_ms"] > 0
-        assert all(lo <= hi for lo, hi in r["ms_p25_p75"])
+        assert all(lo <= hi for lo, hi in r["ms_p25_p75"] + r["cpu_ms_p25_p75"])
     assert to_markdown(res, "cpu_ms").count("\n") == 4 and len(res["load_average_1_5_15min"]) == 2

@@ -3,8 +3,9 @@
 One conversation of T utterances (384-d vectors, as ``text.minilm`` gives) through each
 ``dialogue.*`` model in eval mode (the SSM with each of its scan implementations; plain
 ``dialogue.ssm`` is ``scan="auto"``, the compiled scan under ``no_grad``), one torch thread,
-median of ``repeats`` forward passes per length: wall clock (``ms``, with its quartiles) and
-the process's CPU time (``cpu_ms``, which other processes on a busy machine inflate less).
+median of ``repeats`` forward passes per length: wall clock (``ms``) and the process's CPU
+time (``cpu_ms``, which other processes on a busy machine inflate less), each with its
+quartiles (``*_p25_p75``).
 The slope of log(time) against log(T) over the longer half of the lengths says how the cost
 grows (≈ 1 linear, ≈ 2 quadratic). Each row also keeps its model's very first forward pass
 (``first_call_ms``: imports and, for the compiled scan, numba's JIT compile or its on-disk
@@ -56,6 +57,7 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
     times: dict[str, list[float]] = {spec: [] for spec in models}
     cpu: dict[str, list[float]] = {spec: [] for spec in models}
     spread: dict[str, list[list[float]]] = {spec: [] for spec in models}
+    cpu_spread: dict[str, list[list[float]]] = {spec: [] for spec in models}
     first_call: dict[str, float] = {}
     for n in lengths:
         x = {T_: torch.randn(1, n, dim)}
@@ -78,6 +80,8 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
             cpu[spec].append(float(np.median(cs[spec])))
             spread[spec].append([round(1000 * float(q), 2)
                                  for q in np.percentile(ts[spec], [25, 75])])
+            cpu_spread[spec].append([round(1000 * float(q), 2)
+                                     for q in np.percentile(cs[spec], [25, 75])])
     rows = []
     for spec, model in built.items():
         name, _, scan = spec.partition(":")
@@ -87,6 +91,7 @@ def run(lengths=LENGTHS, models=MODELS, *, hidden: int = 128, dim: int = 384,
                                           for t, n in zip(times[spec], lengths)],
                      "ms_p25_p75": spread[spec],
                      "cpu_ms": [round(1000 * t, 2) for t in cpu[spec]],
+                     "cpu_ms_p25_p75": cpu_spread[spec],
                      "slope_loglog": _slope(lengths, times[spec]),
                      "first_call_ms": round(1000 * first_call[spec], 1),
                      "n_parameters": int(sum(p.numel() for p in model.parameters()))})
