@@ -135,6 +135,28 @@ def test_without_numba_auto_falls_back_to_the_loop_with_one_log_line(monkeypatch
         m(x, frames)
 
 
+def test_a_kernel_that_fails_at_run_time_falls_back_to_the_loop_once(monkeypatch, caplog):
+    monkeypatch.setattr(ssm, "_kernel_state", {})
+
+    def broken(*a, **k):
+        raise RuntimeError("LLVM ERROR: simulated")
+
+    monkeypatch.setattr(kernel, "selective_scan", broken)
+    torch.manual_seed(0)
+    m = SelectiveSSM(8, d_state=4).eval()
+    x = torch.randn(2, 9, 8)
+    frames = torch.ones(2, 9, dtype=torch.bool)
+    with caplog.at_level(logging.WARNING, logger="affectkit.models.ssm"), torch.no_grad():
+        out = m(x, frames)
+        assert default_scan(x) == "loop"
+        m(x, frames)
+        m.scan = "loop"
+        ref = m(x, frames)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    lines = [r for r in caplog.records if "simulated" in r.message]
+    assert len(lines) == 1 and "loop scan" in lines[0].message
+
+
 def test_dialogue_ssm_and_encoder_outputs_equal_under_both_scans():
     from affectkit.models import create_model
     from affectkit.types import Modality
@@ -153,11 +175,14 @@ def test_dialogue_ssm_and_encoder_outputs_equal_under_both_scans():
                 mod.scan = scan
         with torch.no_grad():
             outs[scan] = (model(x, lengths=lengths)["logits"], *enc(x[Modality.TEXT], frames))
+    with torch.inference_mode():  # inference tensors reach the kernel as well
+        outs["inference_mode"] = (model(x, lengths=lengths)["logits"],
+                                  *enc(x[Modality.TEXT], frames))
     # with gradients on: the training path throughout (loop scan, conv1d, masks, broad-block cat)
     with torch.enable_grad():
         outs["grad"] = tuple(t.detach() for t in (model(x, lengths=lengths)["logits"],
                                                    *enc(x[Modality.TEXT], frames)))
-    for name in ("auto", "grad"):
+    for name in ("auto", "inference_mode", "grad"):
         for a, b in zip(outs[name], outs["loop"], strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 

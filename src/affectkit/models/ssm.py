@@ -107,17 +107,23 @@ _kernel_state: dict = {}
 
 
 def compiled_kernel():
-    """:mod:`affectkit.models.ssm_kernel`, or ``None`` when numba cannot be imported (logged
-    once). Imported on first use, so importing this module does not import numba."""
+    """:mod:`affectkit.models.ssm_kernel`, or ``None`` when numba cannot be imported or set up
+    (logged once). Imported on first use, so importing this module does not import numba."""
     if "module" not in _kernel_state:
         try:
             from affectkit.models import ssm_kernel
-        except ImportError as e:  # numba missing or broken: the loop scan still works
+        except Exception as e:  # numba missing, broken, or no writable cache: the loop works
             ssm_kernel = None
-            log.warning("SSM: the compiled selective scan is unavailable (%s); inference uses "
-                        "the PyTorch loop scan (slower). Fix: pip install numba", e)
+            _disable_kernel(e)
         _kernel_state["module"] = ssm_kernel
     return _kernel_state["module"]
+
+
+def _disable_kernel(e: Exception) -> None:
+    _kernel_state["module"] = None
+    log.warning("SSM: the compiled selective scan is unavailable (%s: %s); inference uses the "
+                "PyTorch loop scan (slower). Fix: pip install numba (and a writable "
+                "NUMBA_CACHE_DIR)", type(e).__name__, e)
 
 
 def default_scan(x: torch.Tensor) -> str:
@@ -172,9 +178,16 @@ class SelectiveSSM(nn.Module):
         self.out_proj = nn.Linear(d_inner, d_model)
 
     def forward(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        scan = default_scan(x) if self.scan in (None, "auto") else self.scan
+        auto = self.scan in (None, "auto")
+        scan = default_scan(x) if auto else self.scan
         if scan == "compiled":
-            return self._forward_compiled(x, frames)
+            if not auto:
+                return self._forward_compiled(x, frames)
+            try:
+                return self._forward_compiled(x, frames)
+            except Exception as e:  # e.g. the JIT compile failed: log once, use the loop
+                _disable_kernel(e)
+                scan = "loop"
         B, T, _ = x.shape
         fm = frames.to(x.dtype)[..., None]  # (B, T, 1)
         xi, z = self.in_proj(x).chunk(2, dim=-1)
