@@ -6,7 +6,8 @@ Each run is a fresh Python process with its own numba cache folder (``NUMBA_CACH
 ``cold`` starts from an empty cache (the JIT compiles both kernels and writes the cache),
 ``warm`` runs again on that cache (the kernels are loaded from disk), as every later process
 does (the package's own cache lives in ``models/__pycache__`` unless ``NUMBA_CACHE_DIR`` is
-set). Per run, seconds: ``import_s`` (importing the kernel module, i.e. numba),
+set). Per run, seconds of wall clock (and of process CPU time, ``*_cpu_s``, which a busy
+machine inflates less): ``import_s`` (importing the kernel module, i.e. numba),
 ``first_call_s`` (the first call on a tiny input: compile or cache load), then for
 ``dialogue.ssm`` (hidden 128, one 500-utterance dialogue, eval, no_grad, one torch thread) the
 first forward pass (``model_first_forward_s``; the kernel is already loaded) and the median of
@@ -25,14 +26,14 @@ CHILD = r"""
 import json, statistics, time
 import torch
 torch.set_num_threads(1)
-t0 = time.perf_counter()
+c0, t0 = time.process_time(), time.perf_counter()
 from affectkit.models import ssm_kernel
-t1 = time.perf_counter()
+c1, t1 = time.process_time(), time.perf_counter()
 g = torch.Generator().manual_seed(0)
 ssm_kernel.selective_scan(torch.rand(1, 4, 8, generator=g), -torch.rand(8, 2, generator=g),
                           torch.randn(1, 4, 2, generator=g), torch.randn(1, 4, 8, generator=g),
                           torch.randn(1, 4, 2, generator=g), torch.ones(8))
-t2 = time.perf_counter()
+c2, t2 = time.process_time(), time.perf_counter()
 from affectkit.models import create_model
 from affectkit.types import Modality
 torch.manual_seed(0)
@@ -49,6 +50,7 @@ with torch.no_grad():
         m(x, lengths=L)
         ts.append(time.perf_counter() - a)
 print(json.dumps({"import_s": round(t1 - t0, 3), "first_call_s": round(t2 - t1, 3),
+                  "import_cpu_s": round(c1 - c0, 3), "first_call_cpu_s": round(c2 - c1, 3),
                   "model_first_forward_s": round(t4 - t3, 4),
                   "model_forward_s": round(statistics.median(ts), 4)}))
 """

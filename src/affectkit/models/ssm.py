@@ -206,9 +206,9 @@ class SelectiveSSM(nn.Module):
     def _forward_compiled(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` for inference, the same function up to float rounding (tested):
         the compiled scan (with the skip term D·x) instead of the (B, T, Di, N) tensors, the
-        3-tap causal depthwise convolution as 3 shifted multiply-adds (about half the time of
-        ``conv1d`` at these sizes), and no mask multiplications when every frame is valid
-        (×1 is exact)."""
+        3-tap causal depthwise convolution as 3 shifted multiply-adds (2× faster than
+        ``conv1d`` at T = 100, as fast at T ≥ 500), and no mask multiplications when every
+        frame is valid (×1 is exact)."""
         T = x.shape[1]
         fm = None if bool(frames.all()) else frames.to(x.dtype)[..., None]
 

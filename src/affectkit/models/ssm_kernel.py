@@ -8,10 +8,10 @@ sizes) and materialises the (B, T, D, N) tensors exp(ΔA) and ΔB·x. Here the r
 
 runs in one numba-compiled loop over (T, D, N) that keeps h in a (B, D, N) buffer and forms
 Δ_t B_t x_t on the fly (and adds the skip term D·x). The decays exp(Δ_t A) are computed by
-NumPy's vectorised ``exp`` in chunks of time steps (a chunk of ~512 KB, reused): numba's scalar
-``exp`` is ~13× slower than NumPy's SIMD one and was 95 % of a fully compiled loop's time
-(2026-12-07, one thread: 6.6 ms for the exps against 0.36 ms for the rest at T = 500,
-D = 256, N = 8; NumPy's ``exp`` of the same 1 M floats 0.5 ms).
+NumPy's vectorised ``exp`` in chunks of time steps (a chunk of ~512 KB, reused): numba's
+``exp`` is scalar, and an all-numba loop with it took 5.0 ms CPU against 2.2 ms for this form
+at T = 500, D = 256, N = 8, where NumPy's ``exp`` of the 1 M decays alone takes 0.57 ms
+(benchmarks/ssm_kernel_variants.py, 2026-12-07).
 
 Forward only: no autograd graph is built (training keeps :func:`~affectkit.models.ssm.loop_scan`).
 Outputs equal the loop scan within float rounding (tests/test_ssm_kernel.py). The kernel is
