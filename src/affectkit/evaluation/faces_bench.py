@@ -579,7 +579,7 @@ def detector_table() -> dict:
         "accurate": (ACCURATE, p(_faceapi, 640, (-15.0, 15.0), fast=True, extra_sides=(800,))),
         "ssd": (f"SSD MobileNet v1 preset ({_ssd_name()})", _preset_ssd),
     }
-    for t in (0.3, 0.4, 0.5):
+    for t in (0.1, 0.2, 0.3, 0.4, 0.5):
         tag = f"t{int(round(t * 10))}"
         for side in (512, 768, 896):
             table[f"ssd{side}-{tag}"] = (

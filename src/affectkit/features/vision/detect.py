@@ -134,7 +134,7 @@ class FaceApiDetector:
 
     #: SSD MobileNet v1 settings chosen on development scenes (seed 1), docs/faces.md
     #: "SSD MobileNet v1 (session 5)"
-    SSD = {"model": "ssd", "detect_side": 512, "extra_sides": (896,), "score_threshold": 0.4}
+    SSD = {"model": "ssd", "detect_side": 512, "extra_sides": (896,), "score_threshold": 0.3}
 
     @classmethod
     def ssd(cls, **kw) -> "FaceApiDetector":
