@@ -163,3 +163,4 @@ def test_shipped_head_training_adds_augmented_rows(monkeypatch):
     assert ua > 0.5 and ua2 > 0.5  # the synthetic classes are separable
     with pytest.raises(ConfigError, match="feature must be"):
         build(feature="audio.functionals", progress=False)
+

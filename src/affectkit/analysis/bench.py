@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from affectkit.analysis.results import MODALITIES
+from affectkit.errors import ConfigError
 
 
 def clip_scores(fr) -> dict[str, float]:
@@ -148,6 +149,12 @@ def build_long_input(root: Path, minutes: float, dest: Path) -> Path:
             chosen.append(c)
             if total >= minutes * 60:
                 break
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        raise ConfigError("the long-input part concatenates mosi400 clips with the `ffmpeg` "
+                          "command, which is not on PATH: install it (apt install ffmpeg) or "
+                          "leave `long` out of --parts")
     lst = dest.with_suffix(".txt")
     lst.write_text("".join(f"file '{c}'\n" for c in chosen))
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(lst),
@@ -207,7 +214,6 @@ def bare_asr_child(path: Path) -> dict:
 
 def parse_long_runs(spec: str) -> list[tuple[float, str]]:
     """``"60:audio 5:text+audio+vision"`` → [(60.0, "audio"), (5.0, "text,audio,vision")]."""
-    from affectkit.errors import ConfigError
 
     runs = []
     for part in spec.split():
