@@ -70,18 +70,13 @@ def main() -> None:
     if args.jit:
         NOW = (NOW[0], True)
     from affectkit.analysis.bench import mosi400_clips
-    from affectkit.data import load_corpus
+    from affectkit.analysis.diarise import speaker_clips
     from affectkit.data.base import shared_data_root
     from affectkit.media import load_audio
 
     root = shared_data_root() / "multimodal" / "mosi400"
     inputs = [("mosi400", c.name, load_audio(c)) for c in mosi400_clips(root, args.limit)]
-    corpora = {}
-    for c in ("ravdess", "emodb", "emovo"):
-        by: dict = {}
-        for u in load_corpus(c).utterances:
-            by.setdefault(u.speaker, []).append(next(iter(u.media.values())))
-        corpora[c] = by
+    corpora = speaker_clips()
     for i in range(args.conversations):  # as affect bench diarise --n 9 --seed 100
         c = list(corpora)[i % 3]
         x, _ = D.synthetic_conversation(corpora[c], 2 + (i // 3) % 3, seed=100 + i)

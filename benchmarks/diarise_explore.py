@@ -30,18 +30,13 @@ def cache(first: int, n: int, out: Path) -> None:
     import torch
 
     from affectkit.analysis import diarise as D
-    from affectkit.data import load_corpus
+    from affectkit.analysis.diarise import speaker_clips
 
     if set(range(first, first + n)) & set(BENCH_SEEDS):
         raise SystemExit("exploration seeds overlap the benchmark seeds 100-108")
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
-    corpora = {}
-    for c in ("ravdess", "emodb", "emovo"):
-        by: dict = {}
-        for u in load_corpus(c).utterances:
-            by.setdefault(u.speaker, []).append(next(iter(u.media.values())))
-        corpora[c] = by
+    corpora = speaker_clips()
     names = list(corpora)
     for i in range(n):
         s, c = first + i, names[i % 3]

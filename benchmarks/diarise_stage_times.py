@@ -12,12 +12,10 @@ import numpy as np
 import torch
 
 from affectkit.analysis import diarise as D
-from affectkit.data import load_corpus
+from affectkit.analysis.diarise import speaker_clips
 
 torch.set_num_threads(1)
-by: dict = {}
-for u in load_corpus("emodb").utterances:
-    by.setdefault(u.speaker, []).append(next(iter(u.media.values())))
+by = speaker_clips(("emodb",))["emodb"]
 x, ref = D.synthetic_conversation(by, 3, seed=201, turns=30)
 x = np.clip(x, -1, 1).astype(np.float32)
 d = D._diarizer()

@@ -94,10 +94,11 @@ def _data(n_per=24, k_aug=2, seed=0):
                 canon=np.array([r[2] for r in rows]), X=X, utts=[None] * len(rows), X_aug=aug)
 
 
-def test_loco_trains_on_augmented_copies_only_with_the_same_total_weight(monkeypatch):
+def _spy_fits(monkeypatch) -> list:
+    """Record (training rows, total training weight, validation rows) of every head fit."""
     from affectkit.evaluation import generalise_audio as ga
 
-    seen = []
+    seen: list = []
     real = ga.make_head
 
     def spy(kind):
@@ -105,13 +106,20 @@ def test_loco_trains_on_augmented_copies_only_with_the_same_total_weight(monkeyp
         fit = h.fit
 
         def fit_spy(X, y, w, Xv=None, yv=None, wv=None, seed=0):
-            seen.append((len(X), float(np.sum(w)), len(Xv)))
+            seen.append((len(X), float(np.sum(w)), 0 if Xv is None else len(Xv)))
             return fit(X, y, w, Xv, yv, wv, seed=seed)
 
         h.fit = fit_spy
         return h
 
     monkeypatch.setattr(ga, "make_head", spy)
+    return seen
+
+
+def test_loco_trains_on_augmented_copies_only_with_the_same_total_weight(monkeypatch):
+    from affectkit.evaluation import generalise_audio as ga
+
+    seen = _spy_fits(monkeypatch)
     d = _data(k_aug=2)
     rows_aug = ga.loco(d, "4", "whisper-base + LR", 1)
     n_aug = list(seen)
@@ -137,28 +145,13 @@ def test_augment_with_another_feature_is_one_clear_error():
 
 
 def test_shipped_head_training_adds_augmented_rows(monkeypatch):
-    from affectkit.evaluation import generalise_audio as ga
     from affectkit.evaluation.voice_build import build, train_head
 
     d = _data(k_aug=1)
-    seen = []
-    real = ga.make_head
-
-    def spy(kind):
-        h = real(kind)
-        fit = h.fit
-
-        def fit_spy(X, y, w, Xv=None, yv=None, wv=None, seed=0):
-            seen.append((len(X), float(np.sum(w))))
-            return fit(X, y, w, Xv, yv, wv, seed=seed)
-
-        h.fit = fit_spy
-        return h
-
-    monkeypatch.setattr(ga, "make_head", spy)
+    seen = _spy_fits(monkeypatch)
     h, ua = train_head(d.X, d.canon, d.corpus, d.speaker)
     h2, ua2 = train_head(d.X, d.canon, d.corpus, d.speaker, X_aug=d.X_aug)
-    (n1, w1), (n2, w2) = seen
+    (n1, w1, _), (n2, w2, _) = seen
     assert n2 == 2 * n1 and w2 == pytest.approx(w1)
     assert ua > 0.5 and ua2 > 0.5  # the synthetic classes are separable
     with pytest.raises(ConfigError, match="feature must be"):

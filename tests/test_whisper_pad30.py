@@ -107,22 +107,29 @@ def test_unknown_corpus_or_model_is_one_clear_error():
         run(corpora=("emodb",), models=["SVM"], progress=False)
 
 
-def test_cli_feature_options_are_audio_only_and_named_in_the_output(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from affectkit.cli import app
+def _fake_generalise(monkeypatch) -> dict:
+    """Replace the audio leave-one-corpus-out run; returns the dict its kwargs land in."""
     from affectkit.evaluation import generalise_audio
 
-    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "text", "--feature",
-                                 "audio.whisper_pad30"])
-    assert r.exit_code != 0 and "audio only" in r.output.replace("\n", " ")
-    seen = {}
+    seen: dict = {}
 
     def fake_run(**kw):
         seen.update(kw)
         return {"protocol": "p", "rows": [], "markdown": "m"}
 
     monkeypatch.setattr(generalise_audio, "run", fake_run)
+    return seen
+
+
+def test_cli_feature_options_are_audio_only_and_named_in_the_output(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from affectkit.cli import app
+
+    r = CliRunner().invoke(app, ["bench", "generalise", "-m", "text", "--feature",
+                                 "audio.whisper_pad30"])
+    assert r.exit_code != 0 and "audio only" in r.output.replace("\n", " ")
+    seen = _fake_generalise(monkeypatch)
     r = CliRunner().invoke(app, ["bench", "generalise", "-m", "audio", "--feature",
                                  "audio.whisper_pad30", "--corpora", "emodb,emovo", "--models",
                                  "lr,spk", "--out", str(tmp_path), "-q"])
@@ -157,15 +164,8 @@ def test_cli_four_class_and_cap_reach_the_run_and_the_output_name(tmp_path, monk
     from typer.testing import CliRunner
 
     from affectkit.cli import app
-    from affectkit.evaluation import generalise_audio
 
-    seen = {}
-
-    def fake_run(**kw):
-        seen.update(kw)
-        return {"protocol": "p", "rows": [], "markdown": "m"}
-
-    monkeypatch.setattr(generalise_audio, "run", fake_run)
+    seen = _fake_generalise(monkeypatch)
     r = CliRunner().invoke(app, ["bench", "generalise", "-m", "audio", "--feature",
                                  "audio.whisper_pad30", "--four-class", "--cap", "100",
                                  "--out", str(tmp_path), "-q"])

@@ -494,6 +494,23 @@ def synthetic_conversation(by_speaker: dict[str, list], n_speakers: int, *, turn
     return mix, ref
 
 
+SOURCE_CORPORA = ("ravdess", "emodb", "emovo")
+
+
+def speaker_clips(corpora=SOURCE_CORPORA) -> dict[str, dict[str, list]]:
+    """``{corpus: {speaker: [media path, ...]}}``: the clips synthetic conversations are built
+    from (the benchmark's and the exploration scripts' one source)."""
+    from affectkit.data import load_corpus
+
+    out: dict[str, dict[str, list]] = {}
+    for c in corpora:
+        by: dict[str, list] = {}
+        for u in load_corpus(c).utterances:
+            by.setdefault(u.speaker, []).append(next(iter(u.media.values())))
+        out[c] = by
+    return out
+
+
 def benchmark(*, n: int = 9, seed: int = 100, progress: bool = True) -> dict:
     """DER of :func:`diarise` on ``n`` synthetic conversations (2–4 speakers from RAVDESS,
     EmoDB and EMOVO), with the number of speakers estimated and given; and the speaker count of
@@ -502,14 +519,7 @@ def benchmark(*, n: int = 9, seed: int = 100, progress: bool = True) -> dict:
 
     from rich.progress import Progress
 
-    from affectkit.data import load_corpus
-
-    corpora = {}
-    for c in ("ravdess", "emodb", "emovo"):
-        by: dict[str, list] = {}
-        for u in load_corpus(c).utterances:
-            by.setdefault(u.speaker, []).append(next(iter(u.media.values())))
-        corpora[c] = by
+    corpora = speaker_clips()
     rows = []
     names = list(corpora)
     with Progress(disable=not progress, transient=True) as bar:
