@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,11 @@ def build_long_input(root: Path, minutes: float, dest: Path) -> Path:
     """Concatenate mosi400 clips (stream copy, no re-encode) until ``minutes`` are reached."""
     import av
 
+    if shutil.which("ffmpeg") is None:
+        raise ConfigError("the long-input part concatenates mosi400 clips with the `ffmpeg` "
+                          "command, which is not on PATH: install it (apt install ffmpeg) or "
+                          "leave `long` out of --parts")
+
     clips = sorted((root / "video").glob("*.mp4"))
     total, chosen = 0.0, []
     while total < minutes * 60:
@@ -149,12 +155,6 @@ def build_long_input(root: Path, minutes: float, dest: Path) -> Path:
             chosen.append(c)
             if total >= minutes * 60:
                 break
-    import shutil
-
-    if shutil.which("ffmpeg") is None:
-        raise ConfigError("the long-input part concatenates mosi400 clips with the `ffmpeg` "
-                          "command, which is not on PATH: install it (apt install ffmpeg) or "
-                          "leave `long` out of --parts")
     lst = dest.with_suffix(".txt")
     lst.write_text("".join(f"file '{c}'\n" for c in chosen))
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(lst),

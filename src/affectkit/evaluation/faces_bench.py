@@ -548,17 +548,12 @@ DEFAULT_DETECTORS = ("haar320", "haar640", "tiny-plain", "tiny", "tiny-if-empty"
 DEFAULT_MOSI = ("haar320", "tiny", "accurate")
 
 
-def _preset_ssd():
-    from affectkit.features.vision.detect import FaceApiDetector
-
-    d = FaceApiDetector.ssd()
-    return lambda img: [f.box for f in d.detect(img, with_landmarks=False)]
-
-
 def detector_table() -> dict:
     """``--detectors`` key → (row name, factory). The ``ssd…`` variants are the candidates
     compared on development scenes; ``ssd`` is the preset chosen there."""
     from functools import partial as p
+
+    from affectkit.features.vision.detect import FaceApiDetector
 
     table = {
         "haar320": ("haar (320 px, current default)", p(_haar, 320)),
@@ -577,7 +572,7 @@ def detector_table() -> dict:
         "tiny800": ("face-api tiny (800 px, traced)", p(_faceapi, 800, fast=True)),
         # chosen on development scenes (seed 1), FaceApiDetector.ACCURATE:
         "accurate": (ACCURATE, p(_faceapi, 640, (-15.0, 15.0), fast=True, extra_sides=(800,))),
-        "ssd": (f"SSD MobileNet v1 preset ({_ssd_name()})", _preset_ssd),
+        "ssd": (f"SSD MobileNet v1 preset ({_ssd_name()})", p(_ssd, **FaceApiDetector.SSD)),
     }
     for t in (0.1, 0.2, 0.3, 0.4, 0.5):
         tag = f"t{int(round(t * 10))}"
@@ -614,7 +609,7 @@ def run(*, n_scenes: int = 200, mosi_clips: int = 40, seed: int = 0, progress: b
     table = detector_table()
     keys = tuple(detectors) if detectors else DEFAULT_DETECTORS
     mosi_keys = tuple(detectors) if detectors else DEFAULT_MOSI
-    bad = [k for k in (*keys, *mosi_keys) if k not in table]
+    bad = [k for k in dict.fromkeys((*keys, *mosi_keys)) if k not in table]
     if bad:
         raise DataError(f"unknown detector(s) {bad}; choose from {', '.join(table)}")
     dets = {k: table[k][1]() for k in dict.fromkeys((*keys, *mosi_keys))}
